@@ -1,0 +1,112 @@
+from django.contrib import admin
+
+from .models import (
+    Agent,
+    ApiToken,
+    Attempt,
+    AuditEntry,
+    BusinessProcess,
+    Callback,
+    IngestedEvent,
+    ScheduleException,
+    ScheduleRange,
+)
+
+
+class ScheduleRangeInline(admin.TabularInline):
+    model = ScheduleRange
+    extra = 0
+
+
+class ScheduleExceptionInline(admin.TabularInline):
+    model = ScheduleException
+    extra = 0
+
+
+@admin.register(BusinessProcess)
+class BusinessProcessAdmin(admin.ModelAdmin):
+    list_display = [
+        "code",
+        "name",
+        "time_zone",
+        "attempts_before_failure",
+        "no_answer_seconds",
+        "is_stopped",
+        "is_active",
+    ]
+    list_filter = ["is_stopped", "is_active", "time_zone"]
+    search_fields = ["code", "name"]
+    inlines = [ScheduleRangeInline, ScheduleExceptionInline]
+
+
+class AttemptInline(admin.TabularInline):
+    model = Attempt
+    extra = 0
+    can_delete = False
+    readonly_fields = [f.name for f in Attempt._meta.fields]
+
+
+@admin.register(Callback)
+class CallbackAdmin(admin.ModelAdmin):
+    """Read-only: callbacks change only through the lifecycle engine, which audits every change."""
+
+    list_display = ["external_id", "business_process", "phone", "state", "end_state", "attempts", "created"]
+    list_filter = ["state", "end_state", "business_process"]
+    search_fields = ["external_id", "phone", "customer_name"]
+    list_select_related = ["business_process"]
+    date_hierarchy = "created"
+    inlines = [AttemptInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ["login_id", "display_name"]
+    search_fields = ["login_id", "display_name"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["at", "actor", "action", "business_process", "callback_ref"]
+    list_filter = ["action"]
+    search_fields = ["actor", "callback_ref"]
+    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IngestedEvent)
+class IngestedEventAdmin(admin.ModelAdmin):
+    list_display = ["event_id", "type", "callback_ref", "received_at"]
+    search_fields = ["event_id", "callback_ref"]
+    readonly_fields = [f.name for f in IngestedEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "created", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created", "last_used_at", "revoked_at"]
+
+    def has_add_permission(self, request):
+        return False  # keys are issued by `manage.py create_api_token`, which shows the key once
