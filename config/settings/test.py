@@ -11,3 +11,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Tests use the same Redis as a local `make run` may be using: keep their tasks and groups apart.
+CELERY_TASK_DEFAULT_QUEUE = "callback-supervisor-tests"
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "asgi-tests"  # noqa: F405
+WHITENOISE_AUTOREFRESH = True
