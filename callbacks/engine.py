@@ -297,7 +297,13 @@ def end_wrapup(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callbac
             raise TransitionRefused("Wrap-up cannot end before the attempt was completed.")
         attempt.acw_ended_at = at
         attempt.save(update_fields=["acw_ended_at"])
-        _audit(AuditAction.WRAPUP_COMPLETED, actor, callback, note=f"attempt {attempt.number}")
+        _audit(
+            AuditAction.WRAPUP_COMPLETED,
+            actor,
+            callback,
+            changes={"acw_ended_at": [None, _json(at)]},
+            note=f"attempt {attempt.number}",
+        )
     return callback
 
 
