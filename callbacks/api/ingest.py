@@ -33,7 +33,8 @@ def ingest(data: object, actor: engine.Actor) -> Outcome:
     if isinstance(event_id, str) and (first := _first_answer(event_id)) is not None:
         return first
 
-    serializer_class = EVENT_SERIALIZERS.get(data.get("type"), EventSerializer)
+    kind = data.get("type")
+    serializer_class = EVENT_SERIALIZERS.get(kind, EventSerializer) if isinstance(kind, str) else EventSerializer
     serializer = serializer_class(data=data)
     valid = serializer.is_valid()
     errors = dict(serializer.errors) if not valid else {}
