@@ -52,10 +52,16 @@ def ingest(data: object, actor: engine.Actor) -> Outcome:
                 event_id=event["event_id"], type=event["type"], callback_ref=event["callback"], response=body
             )
     except engine.TransitionRefused as refusal:
-        return Outcome(409, {"event_id": event["event_id"], "result": "rejected", "error": str(refusal)})
+        # A refusal may be this very event seen again: its id as validated (a number, or with spaces, misses
+        # the check above), or a copy applied concurrently. That is a duplicate, not a conflict.
+        return _first_answer(event["event_id"]) or Outcome(
+            409, {"event_id": event["event_id"], "result": "rejected", "error": str(refusal)}
+        )
     except DjangoValidationError as error:
         detail = serializers.as_serializer_error(error)
-        return Outcome(400, {"event_id": event["event_id"], "result": "rejected", "error": detail})
+        return _first_answer(event["event_id"]) or Outcome(
+            400, {"event_id": event["event_id"], "result": "rejected", "error": detail}
+        )
     except IntegrityError:
         # The same event arrived twice at once and the other copy won: answer as for any duplicate.
         first = _first_answer(event["event_id"])
