@@ -165,7 +165,7 @@ DEMO_USERS = [
 ]
 
 HISTORY = timedelta(hours=24)
-# Every event goes through ingest() (~6 ms each on SQLite, ~6.5 events per callback): 150 keeps the first load
+# Every event goes through ingest() (~6 ms each on SQLite, ~7 events per callback): 150 keeps the first load
 # to a few seconds. Use --callbacks for a busier day.
 HISTORY_CALLBACKS = 150
 DISPATCH_STOPS_BEFORE_NOW = timedelta(minutes=15)  # the last quarter hour's requests are still queued now

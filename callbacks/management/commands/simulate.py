@@ -88,10 +88,10 @@ CUSTOMER_CANCEL_SHARE = 0.04
 CUSTOMER_CANCEL_AFTER_SECONDS = (60, 1200)
 DESIRED_TIME_SHARE = 0.15
 
-# For the rate: a callback costs its request plus ~1.3 attempts of ~4.3 events (measured), and keeps an agent
+# For the rate: a callback costs its request plus ~1.4 attempts of ~4.7 events (measured), and keeps an agent
 # busy ~100 s per attempt; agents should be busy at most BUSY_TARGET of the time.
-EVENTS_PER_CALLBACK = 6.5
-ATTEMPTS_PER_CALLBACK = 1.3
+EVENTS_PER_CALLBACK = 7.0
+ATTEMPTS_PER_CALLBACK = 1.4
 BUSY_SECONDS_PER_ATTEMPT = 100
 BUSY_TARGET = 0.7
 
