@@ -59,6 +59,8 @@ Timers
     Every timer is a column: ``Callback.due_at`` (end of a Pending wait, or the no-answer deadline while
     Dialing) and ``BusinessProcess.schedule_open``. ``apply_due_timers`` applies whatever is due; each step
     re-checks its condition under a lock, so a lost, late or repeated tick never loses or doubles a timer.
+    An agent event that occurs after the no-answer deadline is judged after the No Answer the timer owed:
+    a late connection is refused, a late completion is an amendment of the automatic No Answer.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, OuterRef, prefetch_related_objects
 from django.utils import timezone
 
 from .choices import AgentPhase, AuditAction, CallbackState, CompletionStatus, EndState
@@ -186,7 +188,8 @@ def offer(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callback:
         callback = _lock(callback_id)
         before = _snapshot(callback)
         _require_state(callback, CallbackState.QUEUED, "be offered")
-        business_process = _prefetched_business_process(callback)
+        business_process = callback.business_process
+        prefetch_related_objects([business_process], "schedule_ranges", "schedule_exceptions")
         if business_process.is_stopped:
             raise TransitionRefused(f"Callbacks of {business_process.code} are stopped: nothing is dispatched.")
         if not is_open(business_process, at):
@@ -224,6 +227,12 @@ def connect(callback_id, agent: Agent, answered_by: str, at: datetime, actor: Ac
     """A voicemail box or a person answered: Handling; the no-answer timer stops."""
     with transaction.atomic():
         callback = _lock(callback_id)
+        deadline = callback.due_at
+        if _expire_if_overdue(callback, at):
+            raise TransitionRefused(
+                f"Callback {callback.external_id} was tagged No Answer at {deadline:%H:%M:%S} UTC, "
+                f"when Duration For No Answer ran out; a connection at {at:%H:%M:%S} UTC comes too late."
+            )
         before = _snapshot(callback)
         attempt = _current_attempt(callback, agent, AgentPhase.DIALING, "be connected")
         attempt.connected_at = at
@@ -251,6 +260,7 @@ def complete(
         raise ValidationError({"reschedule_time": "Callback Requested needs the time to call back."})
     with transaction.atomic():
         callback = _lock(callback_id)
+        _expire_if_overdue(callback, at)
         if reschedule_time is not None and status == CompletionStatus.CALLBACK_REQUESTED:
             _check_in_window(callback.business_process, reschedule_time, "reschedule_time")
         before = _snapshot(callback)
@@ -375,20 +385,7 @@ def expire_no_answers(now: datetime) -> int:
     )
     for callback_id in due_ids:
         with transaction.atomic():
-            callback = _lock(callback_id)
-            if not (callback.agent_phase == AgentPhase.DIALING and callback.due_at and callback.due_at <= now):
-                continue  # already answered, completed or expired by another tick
-            before = _snapshot(callback)
-            deadline = callback.due_at
-            attempt = callback.attempt_set.order_by("-number").first()
-            attempt.completed_at = deadline
-            attempt.completion_status = CompletionStatus.NO_ANSWER
-            attempt.completed_by_timer = True
-            attempt.save(update_fields=["completed_at", "completion_status", "completed_by_timer"])
-            _apply_completion(callback, CompletionStatus.NO_ANSWER, deadline)
-            callback.save()
-            _audit(AuditAction.NO_ANSWER_TIMEOUT, SYSTEM, callback, before, note=f"attempt {attempt.number}")
-            count += 1
+            count += _expire_if_overdue(_lock(callback_id), now)
     return count
 
 
@@ -507,6 +504,27 @@ def _abort_untried_queue(business_process: BusinessProcess, now: datetime) -> in
 # Helpers: the pieces the transitions are made of
 
 
+def _expire_if_overdue(callback: Callback, now: datetime) -> bool:
+    """Apply the automatic No Answer if the locked callback is still Dialing past its deadline.
+
+    The tick does this every second; agent events call it too, so an event that arrives after the deadline
+    (a late tick, or a late event) is judged against the state the timer has already decided.
+    """
+    if not (callback.agent_phase == AgentPhase.DIALING and callback.due_at and callback.due_at <= now):
+        return False  # answered, completed, or expired already
+    before = _snapshot(callback)
+    deadline = callback.due_at
+    attempt = callback.attempt_set.order_by("-number").first()
+    attempt.completed_at = deadline
+    attempt.completion_status = CompletionStatus.NO_ANSWER
+    attempt.completed_by_timer = True
+    attempt.save(update_fields=["completed_at", "completion_status", "completed_by_timer"])
+    _apply_completion(callback, CompletionStatus.NO_ANSWER, deadline)
+    callback.save()
+    _audit(AuditAction.NO_ANSWER_TIMEOUT, SYSTEM, callback, before, note=f"attempt {attempt.number}")
+    return True
+
+
 def _check_in_window(business_process: BusinessProcess, when: datetime, field: str) -> None:
     """A desired time must lie within the business process's schedule-ahead window."""
     now = timezone.now()
@@ -522,15 +540,13 @@ def _check_in_window(business_process: BusinessProcess, when: datetime, field: s
 
 def _lock(callback_id) -> Callback:
     try:
-        return Callback.objects.select_for_update().select_related("business_process").get(pk=callback_id)
+        return (
+            Callback.objects.select_for_update(of=("self",))
+            .select_related("business_process", "owner_agent", "current_agent")
+            .get(pk=callback_id)
+        )
     except Callback.DoesNotExist:
         raise TransitionRefused("No such callback.") from None
-
-
-def _prefetched_business_process(callback: Callback) -> BusinessProcess:
-    return BusinessProcess.objects.prefetch_related("schedule_ranges", "schedule_exceptions").get(
-        pk=callback.business_process_id
-    )
 
 
 def _require_state(callback: Callback, state: str, verb: str) -> None:

@@ -4,10 +4,11 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from rest_framework import serializers
 
 from .. import engine
-from ..models import Agent, Callback, IngestedEvent
+from ..models import Agent, Attempt, Callback, IngestedEvent
 from .serializers import EVENT_SERIALIZERS, CallbackSerializer, EventSerializer
 
 MAX_BATCH = 1000
@@ -49,7 +50,7 @@ def ingest(data: object, actor: engine.Actor) -> Outcome:
             callback = _apply(event, actor)
             body = {"event_id": event["event_id"], "result": "applied", "callback": _represent(callback)}
             IngestedEvent.objects.create(
-                event_id=event["event_id"], type=event["type"], callback_ref=event["callback"], response=body
+                event_id=event["event_id"], type=event["type"], callback_ref=callback.external_id, response=body
             )
     except engine.TransitionRefused as refusal:
         # A refusal may be this very event seen again: its id as validated (a number, or with spaces, misses
@@ -85,10 +86,6 @@ def _agent(login_id: str | None) -> Agent | None:
     return agent
 
 
-def _callback_id(external_id: str):
-    return Callback.objects.filter(external_id=external_id).values_list("pk", flat=True).first()
-
-
 def _apply(event: dict, actor: engine.Actor) -> Callback:
     kind, at = event["type"], event["occurred_at"]
     if kind == "callback.requested":
@@ -102,7 +99,7 @@ def _apply(event: dict, actor: engine.Actor) -> Callback:
             at=at,
             actor=actor,
         )
-    callback_id = _callback_id(event["callback"])
+    callback_id = event["callback"].pk
     if kind == "callback.cancelled":
         return engine.cancel(callback_id, at, actor, reason=event["reason"])
     agent = _agent(event["agent"])
@@ -128,9 +125,6 @@ def _apply(event: dict, actor: engine.Actor) -> Callback:
 
 
 def _represent(callback: Callback) -> dict:
-    fresh = (
-        Callback.objects.select_related("business_process", "owner_agent", "current_agent")
-        .prefetch_related("attempt_set__agent")
-        .get(pk=callback.pk)
-    )
-    return CallbackSerializer(fresh).data
+    """The callback as the answer shows it; the engine's instance already holds all but its attempts."""
+    prefetch_related_objects([callback], Prefetch("attempt_set", queryset=Attempt.objects.select_related("agent")))
+    return CallbackSerializer(callback).data

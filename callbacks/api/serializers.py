@@ -52,12 +52,14 @@ class EventSerializer(serializers.Serializer):
 
 
 class ExistingCallbackEventSerializer(EventSerializer):
-    """An event about a callback that must already exist."""
+    """An event about a callback that must already exist (validated to its primary key)."""
 
-    def validate_callback(self, value):
-        if not Callback.objects.filter(external_id=value).exists():
-            raise serializers.ValidationError(f"No callback with id “{value}”.")
-        return value
+    callback = serializers.SlugRelatedField(
+        slug_field="external_id",
+        queryset=Callback.objects.only("pk", "external_id"),
+        help_text="The callback's external id.",
+        error_messages={"does_not_exist": "No callback with id “{value}”."},
+    )
 
 
 class AgentEventSerializer(ExistingCallbackEventSerializer):

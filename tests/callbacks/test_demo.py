@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from callbacks.choices import CallbackState, EndState
@@ -150,3 +151,26 @@ def test_simulated_customers_have_valid_phone_numbers_of_their_country(db):
     for _ in range(50):
         assert normalize_phone(simulator.phone_number("FR")).startswith("+33")
         assert normalize_phone(simulator.phone_number("US")).startswith("+1")
+
+
+def test_a_live_run_survives_database_errors_and_frees_the_agent(logins_file):
+    load_demo("--callbacks", "10")
+
+    def locked(event):
+        raise OperationalError("database is locked")
+
+    simulator = Simulator(
+        send=locked,
+        clock=RealClock(),
+        rng=random.Random(1),
+        agents=["agent.jdupont"],
+        survives_database_errors=True,
+    )
+    now = timezone.now()
+    simulator.at(now, simulator.customer_requests_callback)
+    simulator.at(now, simulator.offer, "agent.jdupont", "CB-1", BusinessProcess.objects.get(code="ASSIST_24_7"))
+
+    simulator.run(until=now + timedelta(milliseconds=100))
+
+    assert simulator.stats["rejected"] >= 2
+    assert simulator.calls == {"agent.jdupont": None}

@@ -121,3 +121,35 @@ def test_a_real_worker_applies_each_timer_exactly_once(make_business_process):
     assert fetch("recall").state == CallbackState.QUEUED
     assert AuditEntry.objects.filter(action=AuditAction.NO_ANSWER_TIMEOUT).count() == 1
     assert AuditEntry.objects.filter(action=AuditAction.RELEASED_TO_QUEUE).count() == 1
+
+
+def test_a_connection_after_the_deadline_is_refused_even_if_no_tick_ran(events, business_process):
+    """The timer owed a No Answer at the deadline: an answer reported later comes too late."""
+    accepted_at = timezone.now() - timedelta(seconds=90)
+    assert events.request().status_code == 201
+    events.offer(at=accepted_at)
+    events.accept(at=accepted_at)
+
+    response = events.connect()
+
+    assert response.status_code == 409
+    assert "No Answer" in response.json()["error"]
+    callback = events.callback()
+    assert (callback["state"], callback["interaction_state"], callback["attempts"]) == ("processing", "dialing", 0)
+    engine.apply_due_timers()
+    assert events.callback()["attempts"] == 1
+
+
+def test_a_completion_after_the_deadline_amends_the_no_answer_the_timer_owed(events, business_process):
+    accepted_at = timezone.now() - timedelta(seconds=90)
+    assert events.request().status_code == 201
+    events.offer(at=accepted_at)
+    events.accept(at=accepted_at)
+
+    response = events.complete("wrong_destination")
+
+    assert response.status_code == 201
+    callback = events.callback()
+    assert (callback["end_state"], callback["attempts"]) == ("wrong_destination", 0)
+    attempt = callback["attempt_history"][0]
+    assert (attempt["completion_status"], attempt["completed_by_timer"]) == ("wrong_destination", True)

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -205,6 +206,7 @@ class Simulator:
         arrivals_per_second: float = 0.0,
         event_prefix: str = "",
         applies_timers: bool = False,
+        survives_database_errors: bool = False,
         out: Callable[[str], None] = print,
     ):
         self.send_event = send
@@ -215,6 +217,7 @@ class Simulator:
         self.arrivals_per_second = arrivals_per_second
         self.event_prefix = event_prefix
         self.applies_timers = applies_timers
+        self.survives_database_errors = survives_database_errors
         self.out = out
         self.calls: dict[str, Call | None] = dict.fromkeys(agents)
         self.dispatching = True
@@ -257,7 +260,21 @@ class Simulator:
                 return
             _, _, step, args = heapq.heappop(self.steps)
             self.clock.wait_until(when)
+            if self.survives_database_errors:
+                self.run_step_surviving_database_errors(step, args)
+            else:
+                step(*args)
+
+    def run_step_surviving_database_errors(self, step: Callable, args: tuple) -> None:
+        """A live run goes on when the database hiccups (locked, restarted): under `make run`, a simulator that
+        exits would make honcho stop the whole demo. An agent whose step failed is freed."""
+        try:
             step(*args)
+        except DatabaseError as error:
+            self.stats["rejected"] += 1
+            log.warning("%s failed: %s", getattr(step, "__name__", step), error)
+            if args and args[0] in self.calls:
+                self.calls[args[0]] = None  # the periodic dispatch gives it work again, in a second
 
     def start_live(self, *, tick_seconds: float | None) -> None:
         """The recurring steps of a live run: customers, dispatch, timers (if asked), business processes, report."""
@@ -636,6 +653,7 @@ class Command(BaseCommand):
             scale=scale,
             timer_share=0.5 / scale,
             arrivals_per_second=rate / EVENTS_PER_CALLBACK,
+            survives_database_errors=True,
             out=self.stdout.write,
         )
         target = api_url or "in-process ingest"
