@@ -38,6 +38,11 @@ class BusinessProcessAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
     inlines = [ScheduleRangeInline, ScheduleExceptionInline]
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not change and not form.instance.schedule_ranges.exists():
+            form.instance.add_default_schedule()
+
 
 class AttemptInline(admin.TabularInline):
     model = Attempt

@@ -10,6 +10,7 @@ NO_ANSWER_SECONDS_BOUNDS = (10, 600)
 ATTEMPTS_BEFORE_FAILURE_BOUNDS = (1, 20)
 RECALL_INTERVAL_BOUNDS = (0, 7 * 24 * 3600)
 MAX_SCHEDULE_AHEAD_BOUNDS = (timedelta(hours=1), timedelta(days=30))
+DEFAULT_OPEN, DEFAULT_CLOSE = time(8), time(18)
 
 
 def default_recall_intervals() -> list[int]:
@@ -111,6 +112,12 @@ class BusinessProcess(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    def add_default_schedule(self) -> None:
+        """Open Monday to Friday, 08:00–18:00 (DESIGN.md's default), for a business process given no hours."""
+        ScheduleRange.objects.bulk_create(
+            ScheduleRange(business_process=self, weekday=day, start=DEFAULT_OPEN, end=DEFAULT_CLOSE) for day in range(5)
+        )
 
     def recall_interval_after(self, attempts: int) -> timedelta:
         """Delay before returning to queue after the given number of attempts (the last interval repeats)."""
