@@ -85,6 +85,7 @@ TALK_SECONDS = {
 }
 ACW_SECONDS = (5, 60)
 TIMER_GRACE_SECONDS = 2.0  # how long after the no-answer deadline the agent looks whether the timer fired
+TIMER_PATIENCE_CHECKS = 15  # …and how many times it looks again before it gives up on the timer
 CUSTOMER_CANCEL_SHARE = 0.04
 CUSTOMER_CANCEL_AFTER_SECONDS = (60, 1200)
 DESIRED_TIME_SHARE = 0.15
@@ -189,6 +190,7 @@ class Call:
     callback: str
     outcome: str
     business_process: BusinessProcess
+    timer_checks: int = 0
 
 
 class Simulator:
@@ -464,17 +466,21 @@ class Simulator:
         self.complete(agent, CompletionStatus.NO_ANSWER)
 
     def check_no_answer_timer(self, agent: str) -> None:
-        """The deadline has passed: the timer (Celery beat, or this simulator's tick) should have tagged No Answer."""
+        """The deadline has passed: the timer (Celery beat, or this simulator's tick) tags No Answer; then wrap up.
+
+        Past the deadline the engine refuses the agent's own No Answer (the timer owes it), so the agent waits.
+        """
         if self.applies_timers:
             self.tick()
         call = self.calls[agent]
-        row = (
-            Callback.objects.filter(external_id=call.callback)
-            .values("current_agent__login_id", "agent_phase", "end_state")
-            .first()
-        )
-        if row and row["current_agent__login_id"] == agent and row["agent_phase"] == AgentPhase.DIALING:
-            self.complete(agent, CompletionStatus.NO_ANSWER)  # no timer running: the agent gives up
+        row = self.callback_row(call.callback)
+        if self.still_dialing(row, agent):
+            call.timer_checks += 1
+            if call.timer_checks < TIMER_PATIENCE_CHECKS:
+                self.at(self.clock.now() + timedelta(seconds=TIMER_GRACE_SECONDS), self.check_no_answer_timer, agent)
+            else:
+                self.warn_no_timer()
+                self.free(agent)  # the callback stays Dialing until a tick expires it
             return
         self.stats["timer_no_answers"] += 1
         if row and row["end_state"] == EndState.FAILED:
@@ -515,8 +521,13 @@ class Simulator:
         self.request_dispatch()
 
     def recover(self, agent: str) -> None:
-        """An event was rejected: wrap up if the attempt did end (e.g. by the timer), else drop the callback."""
+        """An event was rejected: wait for the timer if it owes a No Answer, wrap up if the attempt did end (e.g. by
+        the timer), else drop the callback."""
         call = self.calls[agent]
+        row = self.callback_row(call.callback)
+        if self.still_dialing(row, agent) and row["due_at"] and row["due_at"] <= self.clock.now():
+            self.at(self.clock.now() + timedelta(seconds=TIMER_GRACE_SECONDS), self.check_no_answer_timer, agent)
+            return
         attempt = (
             Attempt.objects.filter(callback__external_id=call.callback, agent__login_id=agent)
             .order_by("-number")
@@ -531,6 +542,24 @@ class Simulator:
             self.at(self.later(ACW_SECONDS), self.wrap_up, agent)
         else:
             self.free(agent)
+
+    def callback_row(self, callback: str) -> dict | None:
+        return (
+            Callback.objects.filter(external_id=callback)
+            .values("current_agent__login_id", "agent_phase", "end_state", "due_at")
+            .first()
+        )
+
+    @staticmethod
+    def still_dialing(row: dict | None, agent: str) -> bool:
+        return bool(row and row["current_agent__login_id"] == agent and row["agent_phase"] == AgentPhase.DIALING)
+
+    def warn_no_timer(self) -> None:
+        if not self.stats["no_timer_warnings"]:
+            log.warning(
+                "The no-answer timer did not fire: is Celery beat running? (simulate --timers applies the timers.)"
+            )
+        self.stats["no_timer_warnings"] += 1
 
     def soon_in_window(self, business_process: BusinessProcess) -> datetime:
         real_now = timezone.now()
