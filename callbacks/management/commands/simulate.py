@@ -209,6 +209,7 @@ class Simulator:
         event_prefix: str = "",
         applies_timers: bool = False,
         survives_database_errors: bool = False,
+        outcomes: dict[str, float] = OUTCOMES,
         out: Callable[[str], None] = print,
     ):
         self.send_event = send
@@ -220,6 +221,7 @@ class Simulator:
         self.event_prefix = event_prefix
         self.applies_timers = applies_timers
         self.survives_database_errors = survives_database_errors
+        self.outcomes = outcomes
         self.out = out
         self.calls: dict[str, Call | None] = dict.fromkeys(agents)
         self.dispatching = True
@@ -430,7 +432,7 @@ class Simulator:
                 break
 
     def choose_outcome(self) -> str:
-        return self.rng.choices(list(OUTCOMES), list(OUTCOMES.values()))[0]
+        return self.rng.choices(list(self.outcomes), list(self.outcomes.values()))[0]
 
     # -- the agent's steps ---------------------------------------------------------------------------------
 
