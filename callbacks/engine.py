@@ -230,8 +230,8 @@ def connect(callback_id, agent: Agent, answered_by: str, at: datetime, actor: Ac
         deadline = callback.due_at
         if _expire_if_overdue(callback, at):
             raise TransitionRefused(
-                f"Callback {callback.external_id} was tagged No Answer at {deadline:%H:%M:%S} UTC, "
-                f"when Duration For No Answer ran out; a connection at {at:%H:%M:%S} UTC comes too late."
+                f"Callback {callback.external_id} ran out of Duration For No Answer at {deadline:%H:%M:%S} UTC and "
+                f"is No Answer (the timer applies it); a connection at {at:%H:%M:%S} UTC comes too late."
             )
         before = _snapshot(callback)
         attempt = _current_attempt(callback, agent, AgentPhase.DIALING, "be connected")
