@@ -31,3 +31,7 @@ def test_the_openapi_schema_validates_without_warnings(db, tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     schema = (tmp_path / "schema.yml").read_text()
     assert "/api/v1/events/" in schema and "attempt.wrapup_completed" in schema
+
+
+def test_the_models_and_their_migrations_agree(db):
+    call_command("makemigrations", "--check", "--dry-run", stdout=StringIO())
