@@ -77,6 +77,7 @@ from django.utils import timezone
 from .choices import AgentPhase, AuditAction, CallbackState, CompletionStatus, EndState
 from .models import Agent, Attempt, AuditEntry, BusinessProcess, Callback
 from .schedule import is_dispatchable, is_open, local_day_start
+from .signals import business_process_changed
 
 # Attempt states from which the agent may choose each completion status.
 ALLOWED_WHILE_OFFERED = {CompletionStatus.CANCEL}
@@ -351,6 +352,7 @@ def set_stopped(business_process_id: int, stopped: bool, actor: Actor) -> Busine
             raise TransitionRefused(f"Callbacks of {business_process.code} are already {_stopped_word(stopped)}.")
         business_process.is_stopped = stopped
         business_process.save(update_fields=["is_stopped", "updated"])
+        _notify(business_process.pk)
         AuditEntry.objects.create(
             at=timezone.now(),
             user=actor.user,
@@ -428,6 +430,8 @@ def release_due(now: datetime, dispatchable_ids: set[int]) -> int:
             )
             if not updated:
                 return released
+            for business_process_id in {c.business_process_id for c in batch}:
+                _notify(business_process_id)
             audit_at = timezone.now()
             AuditEntry.objects.bulk_create(
                 AuditEntry(
@@ -459,6 +463,7 @@ def _flip_schedule(business_process_id: int, open_now: bool, now: datetime) -> i
         business_process.schedule_open = open_now
         business_process.schedule_changed_at = now
         business_process.save(update_fields=["schedule_open", "schedule_changed_at"])
+        _notify(business_process.pk)
         AuditEntry.objects.create(
             at=timezone.now(),
             actor=SYSTEM.label,
@@ -704,9 +709,17 @@ def _json(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def _notify(business_process_id: int) -> None:
+    """After the commit, tell whoever watches (the live monitor) that this business process changed."""
+    transaction.on_commit(
+        lambda: business_process_changed.send(BusinessProcess, business_process_id=business_process_id)
+    )
+
+
 def _audit(action: str, actor: Actor, callback: Callback, before: dict | None = None, *, changes=None, note=""):
     if changes is None:
         changes = _diff(before or {}, _snapshot(callback)) if before is not None else {}
+    _notify(callback.business_process_id)
     AuditEntry.objects.create(
         at=timezone.now(),
         user=actor.user,

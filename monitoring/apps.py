@@ -1,6 +1,17 @@
 from django.apps import AppConfig
 
 
+def _business_process_changed(sender, business_process_id: int, **kwargs) -> None:
+    from .live import request_recompute
+
+    request_recompute(business_process_id)
+
+
 class MonitoringConfig(AppConfig):
     name = "monitoring"
     verbose_name = "Live monitoring"
+
+    def ready(self) -> None:
+        from callbacks.signals import business_process_changed
+
+        business_process_changed.connect(_business_process_changed, dispatch_uid="monitoring.recompute")

@@ -1,3 +1,7 @@
-"""WebSocket routes. The live monitor's consumer joins here."""
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from .consumers import MonitorConsumer
+
+websocket_urlpatterns = [
+    path("ws/monitor/", MonitorConsumer.as_asgi()),
+]

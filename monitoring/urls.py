@@ -1,7 +1,7 @@
 from django.urls import path
 
-from . import views
+from .views import monitor
 
 urlpatterns = [
-    path("", views.MonitorView.as_view(), name="home"),
+    path("", monitor.MonitorView.as_view(), name="home"),
 ]

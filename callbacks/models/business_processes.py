@@ -87,6 +87,17 @@ class BusinessProcess(models.Model):
         default=timedelta(days=30),
         validators=[MinValueValidator(MAX_SCHEDULE_AHEAD_BOUNDS[0]), MaxValueValidator(MAX_SCHEDULE_AHEAD_BOUNDS[1])],
     )
+    to_be_processed_threshold = models.PositiveIntegerField(
+        "Clbk To Be Proc threshold",
+        default=50,
+        help_text="The monitor marks the business process when more callbacks than this wait.",
+    )
+    failed_pct_threshold = models.PositiveSmallIntegerField(
+        "% Clbk Fail threshold",
+        default=30,
+        validators=[MaxValueValidator(100)],
+        help_text="The monitor marks the business process when more than this percentage of Proc failed.",
+    )
     is_stopped = models.BooleanField(default=False, help_text="Stopped by a supervisor: nothing is dispatched.")
     is_active = models.BooleanField(default=True, help_text="Inactive business processes are hidden; history is kept.")
     # The schedule state last acted upon by the timer tick: a flip from open to closed is what aborts

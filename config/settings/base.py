@@ -113,6 +113,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
 
+# The live monitor's derived state (last pushed snapshot, coalescing marks) lives in Redis under this prefix.
+MONITOR_REDIS_PREFIX = "monitor:"
+# How often every business process is recomputed even without events (schedule flips, shift rollovers).
+MONITOR_FULL_RECOMPUTE_SECONDS = 2.0
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -126,6 +131,11 @@ CELERY_BEAT_SCHEDULE = {
     "apply-due-timers": {
         "task": "callbacks.tasks.apply_due_timers",
         "schedule": 1.0,
+        "options": {"expires": 5},
+    },
+    "recompute-monitor": {
+        "task": "monitoring.tasks.recompute_monitor",
+        "schedule": MONITOR_FULL_RECOMPUTE_SECONDS,
         "options": {"expires": 5},
     },
 }

@@ -15,4 +15,5 @@ STORAGES = {
 # Tests use the same Redis as a local `make run` may be using: keep their tasks and groups apart.
 CELERY_TASK_DEFAULT_QUEUE = "callback-supervisor-tests"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "asgi-tests"  # noqa: F405
+MONITOR_REDIS_PREFIX = "tests:monitor:"
 WHITENOISE_AUTOREFRESH = True

@@ -13,6 +13,8 @@ def test_a_business_process_created_in_the_admin_gets_the_default_schedule(clien
         "recall_intervals": "[300, 900, 3600]",
         "shift_starts": '["00:00"]',
         "max_schedule_ahead": "30 00:00:00",
+        "to_be_processed_threshold": 50,
+        "failed_pct_threshold": 30,
         "is_active": "on",
         "schedule_ranges-TOTAL_FORMS": 0,
         "schedule_ranges-INITIAL_FORMS": 0,

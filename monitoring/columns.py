@@ -1,0 +1,304 @@
+"""The Business Process monitor's columns (seed 001), each defined once, here.
+
+    CLBK Stat        Stopped if a supervisor stopped callbacks; else Active if the schedule is open now;
+                     else Off Schedule HRS.
+    Proc             callbacks that reached an end state other than Purged or Cancelled during the current
+                     shift (succeeded + failed: Reached, Failed, Wrong destination, Aborted).
+    Clbk To Be Proc  callbacks not in an end state (Pending + HandlingByBusinessProcess + HandlingByAgent).
+    Clbk Avg Time    mean handle time (accept → end of After Call Work) of attempts whose After Call Work
+                     ended during the current shift.
+    Clbk Purged      callbacks purged during the current shift.
+    % Clbk Reached   Reached ÷ Proc × 100 (none when Proc is 0).
+    % Clbk Fail      (Proc − Reached) ÷ Proc × 100 (none when Proc is 0).
+
+"The current shift" began at the most recent of the business process's shift starts, in its time zone.
+The totals row sums the counts and weighs the percentages and the average by what they are made of.
+
+``compute_rows`` computes every column of every business process with a constant number of queries: the
+per-process shift starts enter one aggregate query as a CASE expression. The same filters (``proc_filter``,
+``TO_BE_PROCESSED``…) select the callbacks behind a number when a supervisor asks which ones they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from itertools import groupby
+
+from django.db.models import Case, Count, DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
+from django.utils import timezone
+
+from callbacks.choices import CallbackState, EndState
+from callbacks.models import Attempt, BusinessProcess, Callback
+from callbacks.schedule import is_open
+
+STOPPED, ACTIVE, OFF_SCHEDULE = "stopped", "active", "off_schedule"
+STATUS_LABELS = {STOPPED: "Stopped", ACTIVE: "Active", OFF_SCHEDULE: "Off Schedule HRS"}
+
+TO_BE_PROCESSED = Q(state__in=CallbackState.open_states())
+
+
+def proc_filter(since) -> Q:
+    """Proc: an end state other than Purged or Cancelled, reached since the shift began."""
+    return Q(end_state__in=EndState.processed(), completed_at__gte=since)
+
+
+def reached_filter(since) -> Q:
+    return Q(end_state=EndState.REACHED, completed_at__gte=since)
+
+
+def failed_filter(since) -> Q:
+    """Proc − Reached: processed callbacks where no customer was reached."""
+    return proc_filter(since) & ~Q(end_state=EndState.REACHED)
+
+
+def purged_filter(since) -> Q:
+    return Q(end_state=EndState.PURGED, completed_at__gte=since)
+
+
+def handled_attempts_filter(since) -> Q:
+    """Attempts counted in Clbk Avg Time: accepted, and their After Call Work ended since the shift began."""
+    return Q(accepted_at__isnull=False, acw_ended_at__gte=since)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    rule: str  # what the number counts, stated above the list of those callbacks
+
+
+COLUMNS = [
+    Column("status", "CLBK Stat", "Stopped if callbacks were stopped; else Active while the schedule is open."),
+    Column(
+        "proc",
+        "Proc",
+        "callbacks that reached an end state other than Purged or Cancelled since the shift began at {shift}",
+    ),
+    Column("to_be_processed", "Clbk To Be Proc", "callbacks not in an end state (Pending, in queue, with an agent)"),
+    Column(
+        "avg_time",
+        "Clbk Avg Time",
+        "mean handle time (accept → end of After Call Work) of attempts that ended since the shift began at {shift}",
+    ),
+    Column("purged", "Clbk Purged", "callbacks purged since the shift began at {shift}"),
+    Column("pct_reached", "% Clbk Reached", "Reached ÷ Proc × 100, Proc being {proc_rule}"),
+    Column("pct_failed", "% Clbk Fail", "(Proc − Reached) ÷ Proc × 100, Proc being {proc_rule}"),
+]
+COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
+
+
+def current_shift_start(business_process: BusinessProcess, now: datetime) -> datetime:
+    """The most recent of the business process's shift starts (local times of day) at or before now."""
+    tz = business_process.tz
+    local_now = now.astimezone(tz)
+    starts = [
+        datetime.combine(day, time.fromisoformat(start), tzinfo=tz)
+        for start in business_process.shift_starts
+        for day in (local_now.date(), local_now.date() - timedelta(days=1))
+    ]
+    return max(start for start in starts if start <= now)
+
+
+def status(business_process: BusinessProcess, now: datetime) -> str:
+    if business_process.is_stopped:
+        return STOPPED
+    return ACTIVE if is_open(business_process, now) else OFF_SCHEDULE
+
+
+@dataclass
+class Row:
+    """One business process's line of the monitor (or the totals line, with no business process)."""
+
+    code: str
+    name: str
+    status: str = ""
+    shift_start: datetime | None = None
+    time_zone: str = ""
+    proc: int = 0
+    reached: int = 0
+    to_be_processed: int = 0
+    purged: int = 0
+    handled_attempts: int = 0
+    handle_seconds: float = 0.0
+    to_be_processed_threshold: int | None = None
+    failed_pct_threshold: int | None = None
+    computed_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def avg_time_seconds(self) -> float | None:
+        return self.handle_seconds / self.handled_attempts if self.handled_attempts else None
+
+    @property
+    def pct_reached(self) -> float | None:
+        return 100 * self.reached / self.proc if self.proc else None
+
+    @property
+    def pct_failed(self) -> float | None:
+        return 100 * (self.proc - self.reached) / self.proc if self.proc else None
+
+    @property
+    def over_to_be_processed_threshold(self) -> bool:
+        return self.to_be_processed_threshold is not None and self.to_be_processed > self.to_be_processed_threshold
+
+    @property
+    def over_failed_threshold(self) -> bool:
+        return self.failed_pct_threshold is not None and (self.pct_failed or 0) > self.failed_pct_threshold
+
+    def cells(self) -> dict[str, str]:
+        """Each column as the monitor shows it."""
+        return {
+            "status": STATUS_LABELS.get(self.status, ""),
+            "proc": str(self.proc),
+            "to_be_processed": str(self.to_be_processed),
+            "avg_time": format_duration(self.avg_time_seconds),
+            "purged": str(self.purged),
+            "pct_reached": format_percent(self.pct_reached),
+            "pct_failed": format_percent(self.pct_failed),
+        }
+
+    def as_message(self) -> dict:
+        """The row as the WebSocket pushes it: display cells plus what the page needs to colour it."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "status": self.status,
+            "cells": self.cells(),
+            "over": {
+                "to_be_processed": self.over_to_be_processed_threshold,
+                "pct_failed": self.over_failed_threshold,
+            },
+        }
+
+    def as_api(self) -> dict:
+        """The row as the read API returns it (numbers, null for a percentage or average without data)."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "status": self.status or None,
+            "proc": self.proc,
+            "to_be_processed": self.to_be_processed,
+            "avg_time_seconds": _round(self.avg_time_seconds),
+            "purged": self.purged,
+            "pct_reached": _round(self.pct_reached),
+            "pct_failed": _round(self.pct_failed),
+            "shift_start": self.shift_start.isoformat() if self.shift_start else None,
+            "computed_at": self.computed_at.isoformat() if self.computed_at else None,
+        }
+
+
+@dataclass
+class Monitor:
+    rows: list[Row]
+    totals: Row
+    computed_at: datetime
+
+
+def compute_rows(now: datetime | None = None, business_process_ids: list[int] | None = None) -> Monitor:
+    """Every column of every active business process (or of the given ones), with a constant number of queries."""
+    now = now or timezone.now()
+    business_processes = BusinessProcess.objects.filter(is_active=True).prefetch_related(
+        "schedule_ranges", "schedule_exceptions"
+    )
+    if business_process_ids is not None:
+        business_processes = business_processes.filter(pk__in=business_process_ids)
+    business_processes = list(business_processes)
+    rows = {
+        bp.pk: Row(
+            code=bp.code,
+            name=bp.name,
+            status=status(bp, now),
+            shift_start=current_shift_start(bp, now),
+            time_zone=bp.time_zone,
+            to_be_processed_threshold=bp.to_be_processed_threshold,
+            failed_pct_threshold=bp.failed_pct_threshold,
+            computed_at=now,
+        )
+        for bp in business_processes
+    }
+    if rows:
+        _count_callbacks(rows)
+        _sum_handle_times(rows)
+    ordered = list(rows.values())
+    return Monitor(rows=ordered, totals=totals(ordered, now), computed_at=now)
+
+
+def totals(rows: list[Row], now: datetime) -> Row:
+    """Sums of the counts; the percentages and the average come out weighted from the sums."""
+    return Row(
+        code="",
+        name="Total",
+        proc=sum(r.proc for r in rows),
+        reached=sum(r.reached for r in rows),
+        to_be_processed=sum(r.to_be_processed for r in rows),
+        purged=sum(r.purged for r in rows),
+        handled_attempts=sum(r.handled_attempts for r in rows),
+        handle_seconds=sum(r.handle_seconds for r in rows),
+        computed_at=now,
+    )
+
+
+def _shift_start_by_business_process(rows: dict[int, Row], field_name: str) -> Case:
+    """Each business process's shift start as one SQL expression: a CASE over the few distinct instants."""
+    by_instant = sorted(rows.items(), key=lambda item: item[1].shift_start)
+    whens = [
+        When(**{f"{field_name}__in": [pk for pk, _ in group]}, then=Value(instant))
+        for instant, group in groupby(by_instant, key=lambda item: item[1].shift_start)
+    ]
+    return Case(*whens, output_field=DateTimeField())
+
+
+def _count_callbacks(rows: dict[int, Row]) -> None:
+    since = F("shift_start")
+    earliest = min(row.shift_start for row in rows.values())
+    counts = (
+        Callback.objects.filter(business_process_id__in=rows)
+        .filter(TO_BE_PROCESSED | Q(completed_at__gte=earliest))
+        .annotate(shift_start=_shift_start_by_business_process(rows, "business_process_id"))
+        .values("business_process_id")
+        .annotate(
+            to_be_processed=Count("pk", filter=TO_BE_PROCESSED),
+            proc=Count("pk", filter=proc_filter(since)),
+            reached=Count("pk", filter=reached_filter(since)),
+            purged=Count("pk", filter=purged_filter(since)),
+        )
+        .order_by()
+    )
+    for count in counts:
+        row = rows[count["business_process_id"]]
+        row.to_be_processed, row.proc = count["to_be_processed"], count["proc"]
+        row.reached, row.purged = count["reached"], count["purged"]
+
+
+def _sum_handle_times(rows: dict[int, Row]) -> None:
+    earliest = min(row.shift_start for row in rows.values())
+    handle_time = ExpressionWrapper(F("acw_ended_at") - F("accepted_at"), output_field=DurationField())
+    sums = (
+        Attempt.objects.filter(callback__business_process_id__in=rows, acw_ended_at__gte=earliest)
+        .annotate(shift_start=_shift_start_by_business_process(rows, "callback__business_process_id"))
+        .filter(handled_attempts_filter(F("shift_start")))
+        .values("callback__business_process_id")
+        .annotate(n=Count("pk"), total=Sum(handle_time))
+        .order_by()
+    )
+    for total in sums:
+        row = rows[total["callback__business_process_id"]]
+        row.handled_attempts, row.handle_seconds = total["n"], total["total"].total_seconds()
+
+
+def format_duration(seconds: float | None) -> str:
+    """m:ss (or h:mm:ss), — when there is nothing to average."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} %"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

@@ -1,0 +1,61 @@
+"""The live monitor's WebSocket: a snapshot on connect, then the changed rows the workers push."""
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import live
+
+MAX_FRAME_CHARS = 4096
+
+
+class MonitorConsumer(AsyncWebsocketConsumer):
+    """`/ws/monitor/`, for logged-in users who may watch the monitor.
+
+    Client frames (JSON): {"type": "resync"} → a fresh snapshot; {"type": "ping"} → {"type": "pong"}.
+    Anything else is answered with {"type": "error", "error": …} and changes nothing.
+    """
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not await _may_watch(user):
+            await self.close(code=4403)
+            return
+        await self.channel_layer.group_add(live.GROUP, self.channel_name)
+        await self.accept()
+        await self._send_snapshot()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(live.GROUP, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None:
+            return await self._error("Binary frames are not understood; send JSON text.")
+        if len(text_data) > MAX_FRAME_CHARS:
+            return await self._error(f"Frame too large (over {MAX_FRAME_CHARS} characters).")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            return await self._error("Not JSON.")
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "resync":
+            await self._send_snapshot()
+        elif kind == "ping":
+            await self.send(text_data=json.dumps({"type": "pong"}))
+        else:
+            await self._error('Unknown frame; send {"type": "resync"} or {"type": "ping"}.')
+
+    async def monitor_message(self, event: dict) -> None:
+        await self.send(text_data=json.dumps(event["message"]))
+
+    async def _send_snapshot(self) -> None:
+        await self.send(text_data=json.dumps(await database_sync_to_async(live.snapshot)()))
+
+    async def _error(self, message: str) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "error": message}))
+
+
+@database_sync_to_async
+def _may_watch(user) -> bool:
+    return user.has_perm("callbacks.view_monitor")

@@ -1,0 +1,169 @@
+"""Keeping every open monitor true: coalesced recompute requests, the last pushed snapshot, and the push.
+
+Flow: the engine commits → ``business_process_changed`` → ``request_recompute`` marks the business process
+dirty in Redis and, at most once per ``COALESCE_SECONDS``, enqueues ``recompute_dirty`` → a worker computes
+those rows (monitoring.columns), compares them with the snapshot last pushed, stores the new snapshot and
+sends only the changed rows, numbered, to the channel-layer group ``monitor``. A periodic full recompute
+catches what no event announces (schedule opening and closing, shift rollover) and beats a heartbeat.
+
+Messages sent to browsers (the consumer forwards them as they are):
+    {"type": "snapshot", "seq": n, "computed_at": iso, "rows": [row…], "totals": row}
+    {"type": "rows", "seq": n, "computed_at": iso, "rows": [changed row…], "removed": [code…], "totals": row}
+    {"type": "heartbeat", "seq": n, "computed_at": iso}
+where row = monitoring.columns.Row.as_message(). ``seq`` grows by one per "rows" message; a client that sees
+a gap (or a smaller number: Redis was emptied) asks for a snapshot again.
+
+Redis holds only derived data: lose it and the next recompute rebuilds everything from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from .columns import Monitor, Row, compute_rows, totals
+
+log = logging.getLogger(__name__)
+
+GROUP = "monitor"
+COALESCE_SECONDS = 0.25
+KEY_PREFIX = settings.MONITOR_REDIS_PREFIX
+DIRTY = KEY_PREFIX + "dirty"  # set of business process ids waiting for a recompute
+SCHEDULED = KEY_PREFIX + "scheduled"  # present while a recompute is already on its way
+SNAPSHOT = KEY_PREFIX + "snapshot"  # hash: code → the row as last pushed (message + the sums behind totals)
+SEQ = KEY_PREFIX + "seq"
+PUSH_LOCK = KEY_PREFIX + "push-lock"
+
+_client: redis.Redis | None = None
+
+
+def redis_client() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+    return _client
+
+
+def request_recompute(business_process_id: int) -> None:
+    """Ask for this business process's row to be recomputed soon; a burst of requests costs one recompute.
+
+    Never raises: the monitor must not stand in the way of the event that changed the data. Should Redis be
+    unreachable, the periodic full recompute brings the monitors back in line.
+    """
+    from .tasks import recompute_dirty
+
+    try:
+        client = redis_client()
+        client.sadd(DIRTY, business_process_id)
+        if client.set(SCHEDULED, 1, nx=True, px=int(COALESCE_SECONDS * 1000)):
+            recompute_dirty.apply_async(countdown=COALESCE_SECONDS)
+    except Exception:  # noqa: BLE001 — any failure here only delays the monitor
+        log.warning("Could not request a monitor recompute for business process %s", business_process_id, exc_info=True)
+
+
+def recompute_dirty() -> int:
+    """Recompute the business processes marked dirty, and push what changed. Returns how many were recomputed."""
+    client = redis_client()
+    ids = [int(member) for member in client.spop(DIRTY, 10_000) or []]
+    if not ids:
+        return 0
+    push(compute_rows(business_process_ids=ids), complete=False)
+    return len(ids)
+
+
+def recompute_all() -> None:
+    """Recompute every business process and push what changed (or a heartbeat when nothing did)."""
+    push(compute_rows(), complete=True)
+
+
+def push(monitor: Monitor, *, complete: bool) -> int | None:
+    """Compare with the snapshot last pushed, store the new one and send the changed rows; returns the seq used.
+
+    ``complete``: the monitor holds every active business process, so rows missing from it were removed.
+    """
+    client = redis_client()
+    with client.lock(PUSH_LOCK, timeout=30, blocking_timeout=30):
+        stored = {code.decode(): json.loads(value) for code, value in client.hgetall(SNAPSHOT).items()}
+        changed = [row for row in monitor.rows if stored.get(row.code, {}).get("message") != row.as_message()]
+        removed = sorted(set(stored) - {row.code for row in monitor.rows}) if complete else []
+        if not changed and not removed:
+            seq = int(client.get(SEQ) or 0)
+            if complete:
+                _send({"type": "heartbeat", "seq": seq, "computed_at": monitor.computed_at.isoformat()})
+            return seq
+        for row in changed:
+            stored[row.code] = _stored(row)
+        for code in removed:
+            stored.pop(code)
+        total_row = _totals_from(stored, monitor.computed_at)
+        pipe = client.pipeline(transaction=True)
+        if changed:
+            pipe.hset(SNAPSHOT, mapping={row.code: json.dumps(_stored(row)) for row in changed})
+        if removed:
+            pipe.hdel(SNAPSHOT, *removed)
+        pipe.set(KEY_PREFIX + "computed_at", monitor.computed_at.isoformat())
+        pipe.incr(SEQ)
+        seq = pipe.execute()[-1]
+        _send(
+            {
+                "type": "rows",
+                "seq": seq,
+                "computed_at": monitor.computed_at.isoformat(),
+                "rows": [row.as_message() for row in changed],
+                "removed": removed,
+                "totals": total_row.as_message(),
+            }
+        )
+        return seq
+
+
+def snapshot() -> dict:
+    """The full state every monitor should show, as a "snapshot" message; rebuilt from the database if need be."""
+    client = redis_client()
+    stored_rows = client.hgetall(SNAPSHOT)
+    if not stored_rows:
+        recompute_all()
+        stored_rows = client.hgetall(SNAPSHOT)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hgetall(SNAPSHOT)
+        pipe.get(SEQ)
+        pipe.get(KEY_PREFIX + "computed_at")
+        stored_rows, seq, computed_at = pipe.execute()
+    stored = {code.decode(): json.loads(value) for code, value in stored_rows.items()}
+    computed = datetime.fromisoformat(computed_at.decode()) if computed_at else timezone.now()
+    rows = sorted(stored.values(), key=lambda s: (s["message"]["name"].lower(), s["message"]["code"]))
+    return {
+        "type": "snapshot",
+        "seq": int(seq or 0),
+        "computed_at": computed.isoformat(),
+        "rows": [s["message"] for s in rows],
+        "totals": _totals_from(stored, computed).as_message(),
+    }
+
+
+def _stored(row: Row) -> dict:
+    """What the snapshot keeps of a row: what was pushed, and the sums the totals row is made of."""
+    sums = {
+        "proc": row.proc,
+        "reached": row.reached,
+        "to_be_processed": row.to_be_processed,
+        "purged": row.purged,
+        "handled_attempts": row.handled_attempts,
+        "handle_seconds": row.handle_seconds,
+    }
+    return {"message": row.as_message(), "sums": sums}
+
+
+def _totals_from(stored: dict[str, dict], now: datetime) -> Row:
+    return totals([Row(code=code, name="", **s["sums"]) for code, s in stored.items()], now)
+
+
+def _send(message: dict) -> None:
+    async_to_sync(get_channel_layer().group_send)(GROUP, {"type": "monitor.message", "message": message})
