@@ -1,0 +1,275 @@
+"""The live path: engine commit → coalesced recompute → snapshot diff → channel layer → WebSocket."""
+
+import json
+import time
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync, sync_to_async
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from callbacks import engine
+from config.asgi import application
+from config.celery import app
+from monitoring import live
+from monitoring.columns import compute_rows
+
+ACTOR = engine.Actor("tests")
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    """Each test starts with no snapshot, no dirty marks and an empty test task queue."""
+    client = live.redis_client()
+    keys = client.keys(settings.MONITOR_REDIS_PREFIX + "*")
+    if keys:
+        client.delete(*keys)
+    client.delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+    yield client
+
+
+class GroupListener:
+    """A channel subscribed to the monitor group through the real Redis channel layer."""
+
+    def __init__(self):
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(live.GROUP, self.channel)
+
+    def next(self, timeout: float = 5) -> dict:
+        async def receive():
+            import asyncio
+
+            return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+
+        return async_to_sync(receive)()["message"]
+
+    def close(self):
+        async_to_sync(self.layer.group_discard)(live.GROUP, self.channel)
+
+
+@pytest.fixture
+def listener():
+    listener = GroupListener()
+    yield listener
+    listener.close()
+
+
+def test_the_first_push_sends_every_row_then_only_changes(make_business_process, listener):
+    sales = make_business_process("SALES")
+    make_business_process("SUPPORT")
+
+    live.recompute_all()
+    first = listener.next()
+    assert first["type"] == "rows"
+    assert sorted(row["code"] for row in first["rows"]) == ["SALES", "SUPPORT"]
+
+    live.recompute_all()
+    heartbeat = listener.next()
+    assert (heartbeat["type"], heartbeat["seq"]) == ("heartbeat", first["seq"]), "nothing changed: no seq used"
+
+    engine.set_stopped(sales.pk, True, ACTOR)
+    live.recompute_all()
+    changed = listener.next()
+    assert changed["seq"] == first["seq"] + 1
+    assert [(row["code"], row["cells"]["status"]) for row in changed["rows"]] == [("SALES", "Stopped")]
+    assert changed["totals"]["name"] == "Total"
+
+
+def test_a_deactivated_business_process_is_removed(make_business_process, listener):
+    gone = make_business_process("GONE")
+    make_business_process("STAYS")
+    live.recompute_all()
+    listener.next()
+
+    gone.is_active = False
+    gone.save()
+    live.recompute_all()
+
+    message = listener.next()
+    assert message["removed"] == ["GONE"] and message["rows"] == []
+
+
+def test_a_partial_recompute_keeps_the_totals_of_every_business_process(make_business_process, listener, events):
+    make_business_process("SALES")
+    make_business_process("SUPPORT")
+    live.recompute_all()
+    listener.next()
+    assert events.request().status_code == 201  # SALES from the `events` fixture's business process
+
+    live.push(compute_rows(business_process_ids=[sales_pk()]), complete=False)
+
+    message = listener.next()
+    assert [row["code"] for row in message["rows"]] == ["SALES"]
+    assert message["totals"]["cells"]["to_be_processed"] == "1"
+
+
+def sales_pk() -> int:
+    from callbacks.models import BusinessProcess
+
+    return BusinessProcess.objects.get(code="SALES").pk
+
+
+def test_a_burst_of_changes_costs_one_recompute(make_business_process, clean_redis):
+    business_process = make_business_process("SALES")
+    other = make_business_process("SUPPORT")
+    for _ in range(20):
+        live.request_recompute(business_process.pk)
+    live.request_recompute(other.pk)
+
+    assert clean_redis.smembers(live.DIRTY) == {str(business_process.pk).encode(), str(other.pk).encode()}
+    assert clean_redis.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1, "one recompute for the whole burst"
+    assert live.recompute_dirty() == 2 and not clean_redis.exists(live.DIRTY)
+
+
+def test_the_engine_announces_its_changes_after_the_commit(
+    business_process, events, clean_redis, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert events.request().status_code == 201
+    assert not clean_redis.exists(live.DIRTY), "nothing is announced before the commit"
+
+    for callback in callbacks:
+        callback()
+
+    assert clean_redis.smembers(live.DIRTY) == {str(business_process.pk).encode()}
+
+
+def test_an_unreachable_redis_never_fails_the_change(business_process, monkeypatch):
+    monkeypatch.setattr(live, "_client", redis.Redis(port=1, socket_connect_timeout=0.2))
+    live.request_recompute(business_process.pk)  # logs a warning, raises nothing
+
+
+def test_the_snapshot_is_rebuilt_from_the_database_when_redis_lost_it(make_business_process, clean_redis):
+    make_business_process("SALES")
+    live.recompute_all()
+    clean_redis.delete(live.SNAPSHOT, live.SEQ)
+
+    snapshot = live.snapshot()
+
+    assert [row["code"] for row in snapshot["rows"]] == ["SALES"]
+    assert snapshot["totals"]["cells"]["proc"] == "0"
+
+
+# --- The WebSocket consumer -----------------------------------------------------------------------------
+
+
+def session_headers(user, origin: bytes = b"http://localhost") -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", origin)]
+
+
+def run(coroutine_function):
+    return async_to_sync(coroutine_function)()
+
+
+async def reply(communicator) -> dict:
+    """The next answer to a client frame, skipping pushed rows and heartbeats (other writers may push)."""
+    while True:
+        message = await communicator.receive_json_from(timeout=5)
+        if message["type"] not in ("rows", "heartbeat"):
+            return message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_supervisor_gets_a_snapshot_then_answers_to_frames(make_business_process, make_user):
+    make_business_process("SALES", name="Sales")
+    headers = session_headers(make_user("supervisors"))
+
+    async def scenario():
+        communicator = WebsocketCommunicator(application, "/ws/monitor/", headers=headers)
+        connected, _ = await communicator.connect()
+        assert connected
+        snapshot = await reply(communicator)
+        assert snapshot["type"] == "snapshot" and snapshot["rows"][0]["name"] == "Sales"
+        for frame, expected in [
+            ("not json", "Not JSON."),
+            (json.dumps({"type": "delete_everything"}), "Unknown frame"),
+            (json.dumps([1, 2]), "Unknown frame"),
+            ("x" * 5000, "too large"),
+        ]:
+            await communicator.send_to(text_data=frame)
+            answer = await reply(communicator)
+            assert answer["type"] == "error" and expected in answer["error"]
+        await communicator.send_to(bytes_data=b"\x00\x01")
+        assert (await reply(communicator))["type"] == "error"
+        await communicator.send_json_to({"type": "ping"})
+        assert await reply(communicator) == {"type": "pong"}
+        await communicator.send_json_to({"type": "resync"})
+        assert (await reply(communicator))["type"] == "snapshot"
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("who", ["anonymous", "no role", "foreign origin"])
+def test_the_websocket_refuses(make_user, who):
+    if who == "anonymous":
+        headers = [(b"origin", b"http://localhost")]
+    elif who == "no role":
+        headers = session_headers(make_user(None))
+    else:
+        headers = session_headers(make_user("supervisors"), origin=b"http://evil.example.com")
+
+    async def scenario():
+        communicator = WebsocketCommunicator(application, "/ws/monitor/", headers=headers)
+        connected, _ = await communicator.connect()
+        assert not connected
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def close_worker_connection(**kwargs) -> None:
+    connection.close()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_an_ingested_event_reaches_a_connected_monitor_through_a_real_worker(make_business_process, make_user, api):
+    make_business_process("SALES", name="Sales")
+    headers = session_headers(make_user("managers"))
+    body = {
+        "event_id": "live-1",
+        "type": "callback.requested",
+        "occurred_at": "2026-11-20T10:00:00+00:00",
+        "callback": "cb-live",
+        "business_process": "SALES",
+        "phone": "+12125550134",
+    }
+
+    def post_event() -> None:
+        assert api.post("/api/v1/events/", body, format="json").status_code == 201
+
+    async def scenario():
+        communicator = WebsocketCommunicator(application, "/ws/monitor/", headers=headers)
+        assert (await communicator.connect())[0]
+        snapshot = await reply(communicator)
+        assert snapshot["rows"][0]["cells"]["to_be_processed"] == "0"
+        await sync_to_async(post_event)()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            message = await communicator.receive_json_from(timeout=15)
+            # Rows numbered up to the snapshot's seq are already in it (as a browser also skips them).
+            if message["type"] == "rows" and message["seq"] > snapshot["seq"]:
+                await communicator.disconnect()
+                return snapshot, message
+        raise AssertionError("no changed row arrived")
+
+    task_postrun.connect(close_worker_connection)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            snapshot, message = run(scenario)
+    finally:
+        task_postrun.disconnect(close_worker_connection)
+
+    assert message["seq"] > snapshot["seq"]
+    assert [(row["code"], row["cells"]["to_be_processed"]) for row in message["rows"]] == [("SALES", "1")]
