@@ -13,6 +13,19 @@ from .models import (
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by the lifecycle engine (which audits it), never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ScheduleRangeInline(admin.TabularInline):
     model = ScheduleRange
     extra = 0
@@ -52,8 +65,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Callback)
-class CallbackAdmin(admin.ModelAdmin):
-    """Read-only: callbacks change only through the lifecycle engine, which audits every change."""
+class CallbackAdmin(ReadOnlyAdmin):
 
     list_display = ["external_id", "business_process", "phone", "state", "end_state", "attempts", "created"]
     list_filter = ["state", "end_state", "business_process"]
@@ -61,15 +73,6 @@ class CallbackAdmin(admin.ModelAdmin):
     list_select_related = ["business_process"]
     date_hierarchy = "created"
     inlines = [AttemptInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Agent)
@@ -79,33 +82,18 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["at", "actor", "action", "business_process", "callback_ref"]
     list_filter = ["action"]
     search_fields = ["actor", "callback_ref"]
     readonly_fields = [f.name for f in AuditEntry._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(IngestedEvent)
-class IngestedEventAdmin(admin.ModelAdmin):
+class IngestedEventAdmin(ReadOnlyAdmin):
     list_display = ["event_id", "type", "callback_ref", "received_at"]
     search_fields = ["event_id", "callback_ref"]
     readonly_fields = [f.name for f in IngestedEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ApiToken)
