@@ -1,0 +1,227 @@
+"""A business process's pages, the seed's tabs: Callback Performance, Callback Timing, Callback Search."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from functools import cached_property
+from itertools import groupby
+
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.db.models import Count, QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.views.generic import TemplateView
+from django_tables2 import SingleTableMixin
+
+from callbacks.choices import END_STATE_COLOURS, CompletionStatus, EndState
+from callbacks.models import Attempt, BusinessProcess, Callback, ScheduleRange
+from callbacks.schedule import MIDNIGHT, local_day_start
+
+from ..columns import COLUMNS, STATUS_LABELS, TO_BE_PROCESSED, compute_rows, status
+from ..tables_business_process import ToBeProcessedTable
+from .explain import EXPLAINED, column_rule, describe_shift_start, explain_url
+
+TABS = [
+    ("business-process", "Callback Performance"),
+    ("business-process-timing", "Callback Timing"),
+    ("business-process-search", "Callback Search"),
+]
+DAY_MINUTES = 24 * 60
+
+
+def format_span(seconds: float) -> str:
+    """A duration as people say it: 0 s, 45 s, 5 min, 1 h 30 min, 30 d."""
+    seconds = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount} {unit}")
+    return " ".join(parts) or "0 s"
+
+
+def format_recall_intervals(intervals: list[int]) -> str:
+    """5 min, 15 min, 1 h (last repeats)."""
+    spans = ", ".join(format_span(seconds) for seconds in intervals)
+    return f"{spans} ({'last repeats' if len(intervals) > 1 else 'repeats'})"
+
+
+def format_range(start: time, end: time) -> str:
+    return f"{start:%H:%M}–{'24:00' if end == MIDNIGHT else f'{end:%H:%M}'}"
+
+
+def _minutes(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def _bar(start: time, end: time) -> dict:
+    """Where a range sits on a 24-hour track, in percent."""
+    begin, finish = _minutes(start), DAY_MINUTES if end == MIDNIGHT else _minutes(end)
+    return {
+        "label": format_range(start, end),
+        "left": round(100 * begin / DAY_MINUTES, 3),
+        "width": round(100 * (finish - begin) / DAY_MINUTES, 3),
+    }
+
+
+class BusinessProcessPageMixin(PermissionRequiredMixin):
+    """One active business process, by code, with the tabs and its CLBK Stat for the page header."""
+
+    permission_required = "callbacks.view_monitor"
+    tab: str
+
+    @cached_property
+    def now(self) -> datetime:
+        return timezone.now()
+
+    @cached_property
+    def business_process(self) -> BusinessProcess:
+        business_processes = BusinessProcess.objects.prefetch_related("schedule_ranges", "schedule_exceptions")
+        return get_object_or_404(business_processes, code=self.kwargs["code"], is_active=True)
+
+    def get_context_data(self, **kwargs):
+        bp = self.business_process
+        tabs = [
+            {"label": label, "url": reverse(name, kwargs={"code": bp.code}), "active": name == self.tab}
+            for name, label in TABS
+        ]
+        current = status(bp, self.now)
+        return super().get_context_data(
+            business_process=bp, tabs=tabs, status=current, status_label=STATUS_LABELS[current], now=self.now, **kwargs
+        )
+
+
+class BusinessProcessPerformanceView(BusinessProcessPageMixin, TemplateView):
+    """Callback Performance: the monitor's columns as a snapshot card, and today's counts."""
+
+    tab = "business-process"
+    template_name = "monitoring/business_process_performance.html"
+
+    def get_context_data(self, **kwargs):
+        bp = self.business_process
+        row = compute_rows(self.now, business_process_ids=[bp.pk]).rows[0]
+        cells = row.cells()
+        shift = describe_shift_start(row.shift_start, bp.tz)
+        over = {"to_be_processed": row.over_to_be_processed_threshold, "pct_failed": row.over_failed_threshold}
+        card = [
+            {
+                "key": column.key,
+                "label": column.label,
+                "value": cells[column.key],
+                "rule": column_rule(column.key, shift),
+                "url": explain_url(column.key, bp) if column.key in EXPLAINED else None,
+                "over": over.get(column.key, False),
+            }
+            for column in COLUMNS
+        ]
+        day_start = local_day_start(bp, self.now)
+        return super().get_context_data(
+            row=row,
+            card=card,
+            shift=shift,
+            day_start=day_start,
+            by_completion_status=self.by_completion_status(day_start),
+            by_end_state=self.by_end_state(day_start),
+            **kwargs,
+        )
+
+    def by_completion_status(self, since: datetime) -> list[dict]:
+        """Attempts completed since the start of the local day, by completion status (every status listed)."""
+        counts = dict(
+            Attempt.objects.filter(callback__business_process=self.business_process, completed_at__gte=since)
+            .values_list("completion_status")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        return [{"label": label, "count": counts.get(value, 0)} for value, label in CompletionStatus.choices]
+
+    def by_end_state(self, since: datetime) -> list[dict]:
+        """Callbacks that reached an end state since the start of the local day, by end state."""
+        counts = dict(
+            Callback.objects.filter(business_process=self.business_process, completed_at__gte=since)
+            .values_list("end_state")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        return [
+            {"label": label, "count": counts.get(value, 0), "colour": END_STATE_COLOURS[value]}
+            for value, label in EndState.choices
+        ]
+
+
+class BusinessProcessTimingView(BusinessProcessPageMixin, TemplateView):
+    """Callback Timing: the settings and the schedule, read only."""
+
+    tab = "business-process-timing"
+    template_name = "monitoring/business_process_timing.html"
+
+    def get_context_data(self, **kwargs):
+        bp = self.business_process
+        settings = [
+            ("Duration For No Answer", f"{bp.no_answer_seconds} s", "Dialing time allowed before No Answer is set."),
+            ("Attempts Before Failure", str(bp.attempts_before_failure), "After this many attempts: Failed."),
+            (
+                "Recall Intervals",
+                format_recall_intervals(bp.recall_intervals),
+                "Wait before returning to queue after attempt 1, 2, 3…",
+            ),
+            ("Time zone", bp.time_zone, "Schedule, shifts and days are read in this zone."),
+            ("Shift starts", ", ".join(bp.shift_starts), "Local times at which a shift begins."),
+            ("Max schedule-ahead", format_span(bp.max_schedule_ahead.total_seconds()), "Furthest desired time."),
+            (
+                "Clbk To Be Proc threshold",
+                f"{bp.to_be_processed_threshold} callbacks",
+                "The monitor marks the business process above this.",
+            ),
+            (
+                "% Clbk Fail threshold",
+                f"{bp.failed_pct_threshold} %",
+                "The monitor marks the business process above this.",
+            ),
+        ]
+        today = self.now.astimezone(bp.tz).date()
+        ranges = sorted(bp.schedule_ranges.all(), key=lambda r: (r.weekday, r.start))
+        by_day = {day: list(group) for day, group in groupby(ranges, key=lambda r: r.weekday)}
+        week = [
+            {
+                "name": name,
+                "today": day == today.weekday(),
+                "ranges": [_bar(r.start, r.end) for r in by_day.get(day, [])],
+            }
+            for day, name in ScheduleRange.Weekday.choices
+        ]
+        upcoming = sorted(
+            (e for e in bp.schedule_exceptions.all() if e.date >= today), key=lambda e: (e.date, e.start or MIDNIGHT)
+        )
+        exceptions = [
+            {
+                "date": day,
+                "closed": any(e.is_closed_all_day for e in group),
+                "ranges": [format_range(e.start, e.end) for e in group if not e.is_closed_all_day],
+                "note": "; ".join(e.note for e in group if e.note),
+            }
+            for day, group in ((d, list(g)) for d, g in groupby(upcoming, key=lambda e: e.date))
+        ]
+        return super().get_context_data(
+            settings=settings, week=week, exceptions=exceptions, hours=range(0, 25, 6), **kwargs
+        )
+
+
+class BusinessProcessSearchView(BusinessProcessPageMixin, SingleTableMixin, TemplateView):
+    """Callback Search: the callbacks to be processed (Clbk To Be Proc), newest entrance first."""
+
+    tab = "business-process-search"
+    template_name = "monitoring/business_process_search.html"
+    table_class = ToBeProcessedTable
+    table_pagination = {"per_page": 50}
+
+    def get_table_data(self) -> QuerySet[Callback]:
+        return (
+            Callback.objects.filter(TO_BE_PROCESSED, business_process=self.business_process)
+            .select_related("owner_agent", "current_agent")
+            .order_by("-created")
+        )
+
+    def get_table_kwargs(self) -> dict:
+        return {"business_process": self.business_process, "now": self.now}
