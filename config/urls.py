@@ -7,5 +7,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("callbacks.api.urls")),
+    path("api/v1/", include("monitoring.api.urls")),
     path("", include("monitoring.urls")),
 ]
