@@ -69,7 +69,11 @@ class Column:
 
 
 COLUMNS = [
-    Column("status", "CLBK Stat", "Stopped if callbacks were stopped; else Active while the schedule is open."),
+    Column(
+        "status",
+        "CLBK Stat",
+        "Stopped if callbacks were stopped; else Active while the schedule is open; else Off Schedule HRS",
+    ),
     Column(
         "proc",
         "Proc",
@@ -173,7 +177,7 @@ class Row:
     def as_api(self) -> dict:
         """The row as the read API returns it (numbers, null for a percentage or average without data)."""
         return {
-            "code": self.code,
+            "code": self.code or None,
             "name": self.name,
             "status": self.status or None,
             "proc": self.proc,
@@ -195,7 +199,11 @@ class Monitor:
 
 
 def compute_rows(now: datetime | None = None, business_process_ids: list[int] | None = None) -> Monitor:
-    """Every column of every active business process (or of the given ones), with a constant number of queries."""
+    """Every column of every active business process (or of the given ones), with a constant number of queries.
+
+    ``now`` decides CLBK Stat and where the shift began; the counts are those of the database as it is, so a
+    past ``now`` is meaningful only when nothing happened since.
+    """
     now = now or timezone.now()
     business_processes = BusinessProcess.objects.filter(is_active=True).prefetch_related(
         "schedule_ranges", "schedule_exceptions"

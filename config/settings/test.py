@@ -12,8 +12,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Tests use the same Redis as a local `make run` may be using: keep their tasks and groups apart.
-CELERY_TASK_DEFAULT_QUEUE = "callback-supervisor-tests"
-CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "asgi-tests"  # noqa: F405
-MONITOR_REDIS_PREFIX = "tests:monitor:"
+# Tests share Redis with a local `make run` and with any other test run going on: each run keeps its tasks,
+# channel-layer groups and monitor state under names of its own.
+# Set in the environment, so that servers and workers a test starts as subprocesses use the same names.
+_RUN = os.environ.setdefault("CALLBACKS_TEST_RUN", f"tests-{os.getpid()}")
+CELERY_TASK_DEFAULT_QUEUE = f"callback-supervisor-{_RUN}"
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"asgi-{_RUN}"  # noqa: F405
+MONITOR_REDIS_PREFIX = f"{_RUN}:monitor:"
 WHITENOISE_AUTOREFRESH = True
