@@ -221,10 +221,9 @@ def test_supervisors_get_stop_and_resume_in_the_row_menu(supervisor, make_busine
     assert response.cookies["csrftoken"].value
 
 
-@pytest.mark.parametrize("role", ["managers"])
-def test_managers_get_no_stop_items_at_all(client, make_user, make_business_process, role):
+def test_managers_get_no_stop_items_at_all(client, make_user, make_business_process):
     make_business_process("SALES")
-    client.force_login(make_user(role))
+    client.force_login(make_user("managers"))
 
     html = client.get("/").content.decode()
 
