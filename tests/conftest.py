@@ -4,11 +4,16 @@ import itertools
 from datetime import datetime, time, timedelta
 
 import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.utils import timezone
+from kombu.asynchronous import set_event_loop
 from rest_framework.test import APIClient
 
 from callbacks.models import ApiToken, BusinessProcess, Callback, ScheduleRange
+from config.celery import app as celery_app
 
 _event_ids = itertools.count(1)
 
@@ -128,3 +133,25 @@ def make_user(db):
         return user
 
     return make
+
+
+def _close_worker_connection(**kwargs) -> None:
+    connection.close()
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (solo pool, in a thread) consuming this test run's queue through the real Redis.
+
+    Its database connection is closed after each task, so the test database can be dropped afterwards. A worker
+    leaves its kombu hub behind as the process's event loop and the next worker would take that stale hub
+    over (its timer never fires: tasks sent with a countdown would never run), hence a fresh hub each time.
+    """
+    task_postrun.connect(_close_worker_connection)
+    set_event_loop(None)
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+            yield worker
+    finally:
+        task_postrun.disconnect(_close_worker_connection)
+        set_event_loop(None)

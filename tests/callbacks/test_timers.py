@@ -4,15 +4,11 @@ import time
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
-from django.db import connection
 from django.utils import timezone
 
 from callbacks import engine, tasks
 from callbacks.choices import AuditAction, CallbackState, CompletionStatus
 from callbacks.models import Agent, AuditEntry
-from config.celery import app
 from tests.conftest import fetch
 
 ACTOR = engine.Actor("tests")
@@ -103,29 +99,19 @@ def test_a_no_answer_does_not_fire_once_the_call_is_answered(business_process):
     assert (answered.state, answered.agent_phase, answered.attempts) == (CallbackState.PROCESSING, "handling", 0)
 
 
-def close_worker_connection(**kwargs) -> None:
-    connection.close()
-
-
 @pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
-def test_a_real_worker_applies_each_timer_exactly_once(make_business_process):
+def test_a_real_worker_applies_each_timer_exactly_once(make_business_process, celery_worker):
     """Three copies of the tick reach a real Celery worker over Redis: the timer is applied once."""
     business_process = make_business_process()
     dialing_since(business_process, "no-answer", seconds_ago=120)
     pending_until(business_process, "recall", seconds_from_now=-1)
 
-    # The worker runs in a thread of its own: its database connection must not outlive the test database.
-    task_postrun.connect(close_worker_connection)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        for _ in range(3):
-            tasks.apply_due_timers.delay()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and fetch("recall").state != CallbackState.QUEUED:
-            time.sleep(0.1)
-        time.sleep(0.5)  # let the remaining copies of the tick run too
-
-    task_postrun.disconnect(close_worker_connection)
+    for _ in range(3):
+        tasks.apply_due_timers.delay()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and fetch("recall").state != CallbackState.QUEUED:
+        time.sleep(0.1)
+    time.sleep(0.5)  # let the remaining copies of the tick run too
 
     assert fetch("no-answer").attempts == 1
     assert fetch("recall").state == CallbackState.QUEUED

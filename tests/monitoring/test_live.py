@@ -6,17 +6,13 @@ import time
 import pytest
 import redis
 from asgiref.sync import async_to_sync, sync_to_async
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from callbacks import engine
 from config.asgi import application
-from config.celery import app
 from monitoring import live
 from monitoring.columns import compute_rows
 
@@ -228,13 +224,10 @@ def test_the_websocket_refuses(make_user, who):
     run(scenario)
 
 
-def close_worker_connection(**kwargs) -> None:
-    connection.close()
-
-
 @pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
-def test_an_ingested_event_reaches_a_connected_monitor_through_a_real_worker(make_business_process, make_user, api):
+def test_an_ingested_event_reaches_a_connected_monitor_through_a_real_worker(
+    make_business_process, make_user, api, celery_worker
+):
     make_business_process("SALES", name="Sales")
     headers = session_headers(make_user("managers"))
     body = {
@@ -264,12 +257,7 @@ def test_an_ingested_event_reaches_a_connected_monitor_through_a_real_worker(mak
                 return snapshot, message
         raise AssertionError("no changed row arrived")
 
-    task_postrun.connect(close_worker_connection)
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            snapshot, message = run(scenario)
-    finally:
-        task_postrun.disconnect(close_worker_connection)
+    snapshot, message = run(scenario)
 
     assert message["seq"] > snapshot["seq"]
     assert [(row["code"], row["cells"]["to_be_processed"]) for row in message["rows"]] == [("SALES", "1")]

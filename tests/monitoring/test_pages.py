@@ -53,16 +53,6 @@ def test_the_monitor_shows_each_callback_status(client, make_user, make_business
         assert f">{status}</span>" in row, row
 
 
-def test_the_monitor_counts_with_a_constant_number_of_queries(
-    client, make_user, make_business_process, django_assert_max_num_queries
-):
-    for n in range(5):
-        make_business_process(f"BP{n}")
-    client.force_login(make_user("managers"))
-    with django_assert_max_num_queries(8):
-        client.get("/")
-
-
 def test_only_administrators_reach_the_django_admin(client, make_user):
     client.force_login(make_user("supervisors"))
     assert client.get("/admin/").status_code == 302
