@@ -66,7 +66,6 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(Callback)
 class CallbackAdmin(ReadOnlyAdmin):
-
     list_display = ["external_id", "business_process", "phone", "state", "end_state", "attempts", "created"]
     list_filter = ["state", "end_state", "business_process"]
     search_fields = ["external_id", "phone", "customer_name"]

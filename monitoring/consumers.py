@@ -40,6 +40,8 @@ class MonitorConsumer(AsyncWebsocketConsumer):
             return await self._error("Not JSON.")
         kind = frame.get("type") if isinstance(frame, dict) else None
         if kind == "resync":
+            # Joining again is cheap and mends a membership the channel layer let expire (or lost with Redis).
+            await self.channel_layer.group_add(live.GROUP, self.channel_name)
             await self._send_snapshot()
         elif kind == "ping":
             await self.send(text_data=json.dumps({"type": "pong"}))

@@ -39,6 +39,7 @@ DIRTY = KEY_PREFIX + "dirty"  # set of business process ids waiting for a recomp
 SCHEDULED = KEY_PREFIX + "scheduled"  # present while a recompute is already on its way
 SNAPSHOT = KEY_PREFIX + "snapshot"  # hash: code → the row as last pushed (message + the sums behind totals)
 SEQ = KEY_PREFIX + "seq"
+COMPLETE = KEY_PREFIX + "complete"  # present once a full recompute filled the snapshot (gone if Redis was emptied)
 PUSH_LOCK = KEY_PREFIX + "push-lock"
 
 _client: redis.Redis | None = None
@@ -74,7 +75,11 @@ def recompute_dirty() -> int:
     ids = [int(member) for member in client.spop(DIRTY, 10_000) or []]
     if not ids:
         return 0
-    push(compute_rows(business_process_ids=ids), complete=False)
+    if not client.exists(COMPLETE):
+        # A snapshot made of partial recomputes would show monitors only the business processes with events.
+        recompute_all()
+    else:
+        push(compute_rows(business_process_ids=ids), complete=False)
     return len(ids)
 
 
@@ -91,11 +96,12 @@ def push(monitor: Monitor, *, complete: bool) -> int | None:
     client = redis_client()
     with client.lock(PUSH_LOCK, timeout=30, blocking_timeout=30):
         stored = {code.decode(): json.loads(value) for code, value in client.hgetall(SNAPSHOT).items()}
-        changed = [row for row in monitor.rows if stored.get(row.code, {}).get("message") != row.as_message()]
+        changed = [row for row in monitor.rows if _newer_and_different(row, stored.get(row.code))]
         removed = sorted(set(stored) - {row.code for row in monitor.rows}) if complete else []
         if not changed and not removed:
             seq = int(client.get(SEQ) or 0)
             if complete:
+                client.set(COMPLETE, 1)
                 _send({"type": "heartbeat", "seq": seq, "computed_at": monitor.computed_at.isoformat()})
             return seq
         for row in changed:
@@ -109,6 +115,8 @@ def push(monitor: Monitor, *, complete: bool) -> int | None:
         if removed:
             pipe.hdel(SNAPSHOT, *removed)
         pipe.set(KEY_PREFIX + "computed_at", monitor.computed_at.isoformat())
+        if complete:
+            pipe.set(COMPLETE, 1)
         pipe.incr(SEQ)
         seq = pipe.execute()[-1]
         _send(
@@ -127,10 +135,8 @@ def push(monitor: Monitor, *, complete: bool) -> int | None:
 def snapshot() -> dict:
     """The full state every monitor should show, as a "snapshot" message; rebuilt from the database if need be."""
     client = redis_client()
-    stored_rows = client.hgetall(SNAPSHOT)
-    if not stored_rows:
+    if not client.exists(COMPLETE):
         recompute_all()
-        stored_rows = client.hgetall(SNAPSHOT)
     with client.pipeline(transaction=True) as pipe:
         pipe.hgetall(SNAPSHOT)
         pipe.get(SEQ)
@@ -148,6 +154,19 @@ def snapshot() -> dict:
     }
 
 
+def _newer_and_different(row: Row, stored: dict | None) -> bool:
+    """Whether to push a row: it differs from what was pushed, and was not computed before it.
+
+    Rows are computed outside the push lock, so a slow full recompute may arrive after a newer partial one;
+    its older numbers must not replace the newer ones on the monitors.
+    """
+    if stored is None:
+        return True
+    if stored.get("computed_at") and stored["computed_at"] > row.computed_at.isoformat():
+        return False
+    return stored["message"] != row.as_message()
+
+
 def _stored(row: Row) -> dict:
     """What the snapshot keeps of a row: what was pushed, and the sums the totals row is made of."""
     sums = {
@@ -158,7 +177,7 @@ def _stored(row: Row) -> dict:
         "handled_attempts": row.handled_attempts,
         "handle_seconds": row.handle_seconds,
     }
-    return {"message": row.as_message(), "sums": sums}
+    return {"message": row.as_message(), "sums": sums, "computed_at": row.computed_at.isoformat()}
 
 
 def _totals_from(stored: dict[str, dict], now: datetime) -> Row:

@@ -75,16 +75,19 @@ TEMPLATES = [
     },
 ]
 
-# SQLite is the embedded default; DATABASE_URL (PostgreSQL in production and CI) replaces it.
+# SQLite is the embedded default; DATABASE_URL (PostgreSQL in production and CI) replaces it. Connections are
+# not kept by default: under ASGI each request runs in a thread of its own, where a kept connection leaks.
 DATABASES = {
     "default": dj_database_url.config(
-        env="DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=60, conn_health_checks=True
+        env="DATABASE_URL",
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", 0)),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of failing on a lock upgrade;
     # WAL lets readers (the monitor) go on while a writer commits.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

@@ -145,12 +145,36 @@ def test_an_unreachable_redis_never_fails_the_change(business_process, monkeypat
 def test_the_snapshot_is_rebuilt_from_the_database_when_redis_lost_it(make_business_process, clean_redis):
     make_business_process("SALES")
     live.recompute_all()
-    clean_redis.delete(live.SNAPSHOT, live.SEQ)
+    clean_redis.delete(live.SNAPSHOT, live.SEQ, live.COMPLETE)
 
     snapshot = live.snapshot()
 
     assert [row["code"] for row in snapshot["rows"]] == ["SALES"]
     assert snapshot["totals"]["cells"]["proc"] == "0"
+
+
+def test_a_snapshot_never_shows_only_the_business_processes_that_had_events(make_business_process):
+    """Before any full recompute (beat not yet run, Redis just emptied), a partial push is not the whole story."""
+    sales = make_business_process("SALES")
+    make_business_process("SUPPORT")
+    live.push(compute_rows(business_process_ids=[sales.pk]), complete=False)
+
+    assert [row["code"] for row in live.snapshot()["rows"]] == ["SALES", "SUPPORT"]
+
+
+def test_an_older_computation_never_replaces_newer_numbers(make_business_process, events, listener):
+    sales = make_business_process("SALES")
+    live.recompute_all()
+    listener.next()
+    older = compute_rows(business_process_ids=[sales.pk])  # before the new callback
+    assert events.request().status_code == 201
+    live.push(compute_rows(business_process_ids=[sales.pk]), complete=False)
+    assert listener.next()["rows"][0]["cells"]["to_be_processed"] == "1"
+
+    seq = live.push(older, complete=False)
+
+    assert seq == live.snapshot()["seq"], "nothing pushed"
+    assert live.snapshot()["rows"][0]["cells"]["to_be_processed"] == "1"
 
 
 # --- The WebSocket consumer -----------------------------------------------------------------------------
