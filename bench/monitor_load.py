@@ -86,6 +86,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=60, help="seconds of driving events")
     parser.add_argument("--request-share", type=float, default=0.6, help="share of events that are new callbacks")
     parser.add_argument("--web-processes", type=int, default=2, help="daphne processes")
+    parser.add_argument(
+        "--ws-processes",
+        type=int,
+        default=0,
+        help="of the daphne processes, how many serve only the WebSockets (the others the ingest API); "
+        "0: every process serves both",
+    )
     parser.add_argument("--connections", type=int, default=8, help="keep-alive HTTP connections per daphne")
     parser.add_argument(
         "--batch-ms", type=int, default=0, help="post the events of each N ms as one array (0: one per request)"
@@ -95,6 +102,13 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=None,
         help="override CONN_MAX_AGE in the web and worker processes (default: the project's settings)",
+    )
+    parser.add_argument(
+        "--db-pool",
+        type=int,
+        default=None,
+        metavar="MAX",
+        help="web and worker processes use psycopg's connection pool of MAX connections (needs psycopg-pool)",
     )
     parser.add_argument("--database", default="callbacks_bench", help="name of the bench database")
     parser.add_argument("--reload", action="store_true", help="drop the bench database and load it again")
@@ -131,7 +145,7 @@ def bench_database_url(server_url: str, name: str, reload: bool) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def setup_django(database_url: str, redis_url: str, conn_max_age: int | None) -> dict[str, str]:
+def setup_django(database_url: str, redis_url: str, args: argparse.Namespace) -> dict[str, str]:
     """Configure this process (and return the environment for the subprocesses) to use the bench services."""
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
@@ -151,10 +165,17 @@ def setup_django(database_url: str, redis_url: str, conn_max_age: int | None) ->
 
     call_command("migrate", verbosity=0)
     subprocess_env = {**os.environ, **env}
-    if conn_max_age is not None:
+    overrides = {"BENCH_CONN_MAX_AGE": args.conn_max_age, "BENCH_DB_POOL": args.db_pool}
+    if any(value is not None for value in overrides.values()):
+        if args.db_pool is not None:
+            try:
+                import psycopg_pool  # noqa: F401
+            except ImportError:
+                sys.exit("--db-pool needs the psycopg-pool package (not a project requirement).")
+        subprocess_env.update({name: str(value) for name, value in overrides.items() if value is not None})
         subprocess_env["DJANGO_SETTINGS_MODULE"] = "bench_settings"
-        subprocess_env["BENCH_CONN_MAX_AGE"] = str(conn_max_age)
-        subprocess_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "bench")])
+        paths = [str(ROOT), str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]
+        subprocess_env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     return subprocess_env
 
 
@@ -576,8 +597,12 @@ class Services:
                 tail = (RUN_DIR / f"{name}.log").read_text()[-2000:]
                 raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
 
-    def pids(self, prefix: str) -> list[int]:
-        return [pid for name, p in self.processes.items() if name.startswith(prefix) for pid in _tree(p.pid)]
+    def pids(self, prefix: str, ports: list[int] | None = None) -> list[int]:
+        """The processes (with their children) whose name starts with prefix; web processes: of these ports."""
+        names = [name for name in self.processes if name.startswith(prefix)]
+        if ports is not None:
+            names = [f"web{self.ports.index(port) + 1}" for port in ports]
+        return [pid for name in names for pid in _tree(self.processes[name].pid)]
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -688,7 +713,7 @@ class Driver:
         self.rng.shuffle(self.queued)
         self.ready: deque[Sequence] = deque()
         self.events: list[tuple[str, int, float, float, bool]] = []  # (code, counter, sent, answered, ok)
-        self.posted = self.applied = self.requests = 0
+        self.posted = self.applied = self.requests = self.skipped = 0
         self.in_window = 0  # applied events sent within the drive window
         self.statuses: dict[str, int] = {}
         self.errors: list[str] = []
@@ -714,10 +739,13 @@ class Driver:
             if delay > 0:
                 await asyncio.sleep(delay)
             self.behind = max(self.behind, loop.time() - target)
+            n += 1
+            if len(tasks) >= max(self.args.rate, 10):  # a second's worth of events unanswered: the server is
+                self.skipped += 1  # saturated; skip rather than pile up a backlog that outlasts the drive
+                continue
             task = asyncio.create_task(self.one_event())
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-            n += 1
         ended = time.time()
         await asyncio.gather(*tasks)
         while self.ready:  # finish the sequences under way, so that no callback is left with an agent
@@ -853,16 +881,21 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
         started = time.perf_counter()
         wait_until_ready(services, len(codes))
         print(f"  ready in {time.perf_counter() - started:.1f} s (first full snapshot pushed)")
-        asyncio.run(_warm_up(services.ports, cookie))
+        split = 0 < args.ws_processes < args.web_processes
+        ws_ports = services.ports[: args.ws_processes] if split else services.ports
+        http_ports = services.ports[args.ws_processes :] if split else services.ports
+        if split:
+            print(f"  WebSockets on {len(ws_ports)} of them, the ingest API on the {len(http_ports)} others")
+        asyncio.run(_warm_up(ws_ports, cookie))
         time.sleep(1)
-        rss_before = sum(_rss(pid) for pid in services.pids("web"))
+        rss_before = sum(_rss(pid) for pid in services.pids("web", ws_ports))
 
         context = multiprocessing.get_context("spawn")
         parent_end, child_end = context.Pipe()
         from monitor_clients import run_swarm
 
-        targets = [("127.0.0.1", port) for port in services.ports]
-        headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{services.ports[0]}"}
+        targets = [("127.0.0.1", port) for port in ws_ports]
+        headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{ws_ports[0]}"}
         swarm = context.Process(target=run_swarm, args=(child_end, targets, args.clients, headers), daemon=True)
         swarm.start()
         if not parent_end.poll(180):
@@ -871,7 +904,7 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
         if connected["connected"] < args.clients:
             raise RuntimeError(f"only {connected['connected']} of {args.clients} clients connected: {connected}")
         time.sleep(2)
-        rss_after = sum(_rss(pid) for pid in services.pids("web"))
+        rss_after = sum(_rss(pid) for pid in services.pids("web", ws_ports))
         print(
             f"  {connected['connected']} WebSocket clients connected in {connected['connect_seconds']:.1f} s, "
             f"each got a snapshot of {connected['snapshot_bytes'] / 1024:.0f} KiB"
@@ -883,12 +916,12 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
             )[:50_000]
         )
         connections.close_all()
-        driver = Driver(args, services.ports, token, codes, queued, agents)
-        groups = _process_groups(services, swarm.pid)
-        cpu_before = {name: _cpu_seconds(pids) for name, pids in groups.items()}
+        driver = Driver(args, http_ports, token, codes, queued, agents)
+        cpu_before = CpuSample()
         print(f"  driving {args.rate:g} events/s for {args.duration:g} s …")
-        drive_start, drive_end = asyncio.run(driver.run())
-        cpu_after = {name: _cpu_seconds(pids) for name, pids in _process_groups(services, swarm.pid).items()}
+        layer_delays: list[float] = []
+        drive_start, drive_end = asyncio.run(_drive_and_probe(driver, layer_delays))
+        cpu = CpuSample().since(cpu_before, _process_groups(services, swarm.pid))
         window = drive_end - drive_start
         time.sleep(3)  # the last pushes
         services.check_alive()
@@ -897,11 +930,47 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
             raise RuntimeError("WebSocket clients did not report within 300 s")
         result = parent_end.recv()
         swarm.join(10)
-        report_live(args, driver, result, window, rss_before, rss_after, cpu_before, cpu_after)
+        result["layer_delay"] = _percentiles(layer_delays)
+        report_live(args, driver, result, window, rss_before, rss_after, cpu)
     finally:
         if swarm is not None and swarm.is_alive():
             swarm.terminate()
         services.stop()
+
+
+async def _drive_and_probe(driver: Driver, delays: list[float]) -> tuple[float, float]:
+    """Run the driver, with a probe on the channel layer: how long after computed_at a push reaches Redis's
+    side of the group (what daphne adds on top of that shows in the clients' figures)."""
+    from channels.layers import get_channel_layer
+
+    from monitoring import live
+
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(live.GROUP, channel)
+
+    async def probe() -> None:
+        while True:
+            message = (await layer.receive(channel))["message"]
+            if message["type"] == "rows":
+                delays.append(time.time() - datetime.fromisoformat(message["computed_at"]).timestamp())
+
+    task = asyncio.create_task(probe())
+    try:
+        return await driver.run()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await layer.group_discard(live.GROUP, channel)
+
+
+def _percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    values = sorted(values)
+    return {q: values[min(int(f * len(values)), len(values) - 1)] for q, f in (("p50", 0.5), ("p99", 0.99))} | {
+        "n": len(values)
+    }
 
 
 async def _warm_up(ports: list[int], cookie: str) -> None:
@@ -914,7 +983,7 @@ async def _warm_up(ports: list[int], cookie: str) -> None:
         await ws.close()
 
 
-def report_live(args, driver: Driver, result: dict, window: float, rss_before, rss_after, cpu_before, cpu_after):
+def report_live(args, driver: Driver, result: dict, window: float, rss_before: int, rss_after: int, cpu: dict):
     def ms(p: dict, key: str) -> str:
         return f"{p[key] * 1000:,.0f} ms" if p.get("n") else "—"
 
@@ -922,6 +991,7 @@ def report_live(args, driver: Driver, result: dict, window: float, rss_before, r
     print(
         f"  events posted {driver.posted:,} in {driver.requests:,} requests, applied {driver.applied:,}; "
         f"results {driver.statuses}"
+        + (f"; {driver.skipped:,} not sent (a second's worth already waiting for an answer)" if driver.skipped else "")
     )
     for error in driver.errors:
         print(f"    e.g. {error}")
@@ -949,8 +1019,10 @@ def report_live(args, driver: Driver, result: dict, window: float, rss_before, r
     print(latency("from 201 answered,  first client: ", result["first_after_answer"]))
     print(latency("from 201 answered,  all clients:  ", result["all_after_answer"]))
     print(
-        f"  compute start → client (computed_at of each push): p50 {ms(result['push_delay'], 'p50')}, "
-        f"p99 {ms(result['push_delay'], 'p99')}; clients' event-loop lag p99 {ms(result['loop_lag'], 'p99')}"
+        f"  each push, from compute start (computed_at) to the channel layer (a probe in the group): "
+        f"p50 {ms(result['layer_delay'], 'p50')}, p99 {ms(result['layer_delay'], 'p99')}; to the clients: "
+        f"p50 {ms(result['push_delay'], 'p50')}, p99 {ms(result['push_delay'], 'p99')} "
+        f"(clients' event-loop lag p99 {ms(result['loop_lag'], 'p99')})"
     )
     m = result["messages_per_client"]
     print(
@@ -976,8 +1048,19 @@ def report_live(args, driver: Driver, result: dict, window: float, rss_before, r
         f"  memory: daphne RSS {rss_before / 2**20:,.0f} MiB → {rss_after / 2**20:,.0f} MiB with "
         f"{args.clients} clients = {grown / 1024:,.0f} KiB per WebSocket connection"
     )
-    cpu = ", ".join(f"{name} {100 * (cpu_after[name] - cpu_before[name]) / window:.0f} %" for name in cpu_before)
-    print(f"  CPU during the drive (% of one core; {os.cpu_count()} cores): {cpu}")
+
+    def pct(seconds: float) -> str:
+        return f"{100 * seconds / cpu['wall']:.0f} %"
+
+    print(
+        f"  CPU during the drive ({cpu['wall']:.0f} s, % of one core): machine {pct(cpu['machine'])} of "
+        f"{os.cpu_count() * 100} %; " + ", ".join(f"{name} {pct(s)}" for name, s in cpu["groups"].items())
+    )
+    print(
+        "    not ours: "
+        + ", ".join(f"{name} {pct(s)}" for name, s in cpu["others"].items())
+        + f"; processes that ended meanwhile (short-lived PostgreSQL backends…) {pct(cpu['unaccounted'])}"
+    )
 
 
 def _process_groups(services: Services, swarm_pid: int) -> dict[str, list[int]]:
@@ -1024,13 +1107,43 @@ def _pids_named(name: str) -> list[int]:
     return pids
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        if stat := _proc_stat(pid):
-            total += int(stat[11]) + int(stat[12])  # utime + stime
-    return total / ticks
+class CpuSample:
+    """CPU seconds used so far by every process (/proc/<pid>/stat), and by the whole machine (/proc/stat)."""
+
+    def __init__(self) -> None:
+        ticks = os.sysconf("SC_CLK_TCK")
+        self.wall = time.monotonic()
+        self.processes: dict[int, tuple[str, float]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and (stat := _proc_stat(int(entry.name))):
+                with contextlib.suppress(OSError):
+                    name = (entry / "comm").read_text().strip()
+                    self.processes[int(entry.name)] = (name, (int(stat[11]) + int(stat[12])) / ticks)
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        self.machine = (sum(fields) - fields[3] - fields[4]) / ticks  # all but idle and iowait
+
+    def since(self, before: CpuSample, groups: dict[str, list[int]]) -> dict:
+        """Seconds used in between, per group, and by the busiest other processes (by name).
+
+        A process that ended in between is missed (only the machine's total has it): "unaccounted"."""
+        group_of = {pid: name for name, pids in groups.items() for pid in pids}
+        used = {name: 0.0 for name in groups}
+        others: dict[str, float] = {}
+        for pid, (name, seconds) in self.processes.items():
+            previous = before.processes.get(pid)
+            delta = seconds - (previous[1] if previous and previous[0] == name else 0.0)
+            if pid in group_of:
+                used[group_of[pid]] += delta
+            elif delta > 0:
+                others[name] = others.get(name, 0.0) + delta
+        machine = self.machine - before.machine
+        return {
+            "wall": self.wall - before.wall,
+            "machine": machine,
+            "groups": used,
+            "others": dict(sorted(others.items(), key=lambda item: -item[1])[:3]),
+            "unaccounted": machine - sum(used.values()) - sum(others.values()),
+        }
 
 
 def _rss(pid: int) -> int:
@@ -1050,7 +1163,7 @@ def main() -> None:
     args.server_url = os.environ.get("DATABASE_URL", "")
     database_url = bench_database_url(args.server_url, args.database, args.reload)
     redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
-    env = setup_django(database_url, redis_url, args.conn_max_age)
+    env = setup_django(database_url, redis_url, args)
     print(
         f"Bench database: {args.database} on {urlsplit(database_url).hostname}:{urlsplit(database_url).port}; "
         f"Redis {redis_url}"
