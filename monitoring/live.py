@@ -3,8 +3,9 @@
 Flow: the engine commits → ``business_process_changed`` → ``request_recompute`` marks the business process
 dirty in Redis and, at most once per ``COALESCE_SECONDS``, enqueues ``recompute_dirty`` → a worker computes
 those rows (monitoring.columns), compares them with the snapshot last pushed, stores the new snapshot and
-sends only the changed rows, numbered, to the channel-layer group ``monitor``. A periodic full recompute
-catches what no event announces (schedule opening and closing, shift rollover) and beats a heartbeat.
+sends only the changed rows, numbered, to the channel-layer group ``monitor``. Every two seconds a cheap
+check catches what no event announces (schedule opening and closing, shift rollover) and beats a heartbeat;
+a full recompute every minute is the safety net.
 
 Messages sent to browsers (the consumer forwards them as they are):
     {"type": "snapshot", "seq": n, "computed_at": iso, "rows": [row…], "totals": row}
@@ -28,7 +29,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from .columns import Monitor, Row, compute_rows, totals
+from callbacks.models import BusinessProcess
+
+from .columns import Monitor, Row, compute_rows, current_shift_start, status, totals
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,40 @@ def recompute_dirty() -> int:
 def recompute_all() -> None:
     """Recompute every business process and push what changed (or a heartbeat when nothing did)."""
     push(compute_rows(), complete=True)
+
+
+def refresh_time_driven() -> None:
+    """What time alone changes, without counting anything: CLBK Stat (the schedule opens or closes) and the
+    shift counters (a new shift began). Only business processes where one of them moved are recomputed; the
+    rest costs a heartbeat. Anything else changes through events, and a full recompute now and then mends
+    whatever an event failed to announce.
+    """
+    client = redis_client()
+    if not client.exists(COMPLETE):
+        recompute_all()
+        return
+    now = timezone.now()
+    stored = {code.decode(): json.loads(value) for code, value in client.hgetall(SNAPSHOT).items()}
+    business_processes = BusinessProcess.objects.filter(is_active=True).prefetch_related(
+        "schedule_ranges", "schedule_exceptions"
+    )
+    moved, seen = [], set()
+    for business_process in business_processes:
+        seen.add(business_process.code)
+        was = stored.get(business_process.code)
+        if (
+            was is None
+            or was["message"]["status"] != status(business_process, now)
+            or was.get("shift_start") != current_shift_start(business_process, now).isoformat()
+        ):
+            moved.append(business_process.pk)
+    if seen != set(stored):
+        recompute_all()  # a business process came or went: only a complete push can say so
+    elif moved:
+        push(compute_rows(now, business_process_ids=moved), complete=False)
+    else:
+        seq = int(client.get(SEQ) or 0)
+        _send({"type": "heartbeat", "seq": seq, "computed_at": now.isoformat()})
 
 
 def push(monitor: Monitor, *, complete: bool) -> int | None:
@@ -155,7 +192,8 @@ def snapshot() -> dict:
 
 
 def _newer_and_different(row: Row, stored: dict | None) -> bool:
-    """Whether to push a row: it differs from what was pushed, and was not computed before it.
+    """Whether to push a row: it differs from what was pushed (or counts from another shift start), and was
+    not computed before it.
 
     Rows are computed outside the push lock, so a slow full recompute may arrive after a newer partial one;
     its older numbers must not replace the newer ones on the monitors.
@@ -164,7 +202,7 @@ def _newer_and_different(row: Row, stored: dict | None) -> bool:
         return True
     if stored.get("computed_at") and stored["computed_at"] > row.computed_at.isoformat():
         return False
-    return stored["message"] != row.as_message()
+    return stored["message"] != row.as_message() or stored.get("shift_start") != _stored(row)["shift_start"]
 
 
 def _stored(row: Row) -> dict:
@@ -177,7 +215,12 @@ def _stored(row: Row) -> dict:
         "handled_attempts": row.handled_attempts,
         "handle_seconds": row.handle_seconds,
     }
-    return {"message": row.as_message(), "sums": sums, "computed_at": row.computed_at.isoformat()}
+    return {
+        "message": row.as_message(),
+        "sums": sums,
+        "computed_at": row.computed_at.isoformat(),
+        "shift_start": row.shift_start.isoformat() if row.shift_start else None,
+    }
 
 
 def _totals_from(stored: dict[str, dict], now: datetime) -> Row:

@@ -12,6 +12,12 @@ def recompute_dirty() -> int:
 
 
 @shared_task(ignore_result=True)
+def refresh_monitor() -> None:
+    """Beat, every 2 s: schedule openings / closings and shift rollovers show without any event; a heartbeat."""
+    live.refresh_time_driven()
+
+
+@shared_task(ignore_result=True)
 def recompute_monitor() -> None:
-    """Recompute everything (run by beat every few seconds): time-driven changes show without any event."""
+    """Beat, every minute: recompute everything, mending whatever a lost event or a Redis restart missed."""
     live.recompute_all()

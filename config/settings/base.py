@@ -118,8 +118,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
 
 # The live monitor's derived state (last pushed snapshot, coalescing marks) lives in Redis under this prefix.
 MONITOR_REDIS_PREFIX = "monitor:"
-# How often every business process is recomputed even without events (schedule flips, shift rollovers).
-MONITOR_FULL_RECOMPUTE_SECONDS = 2.0
+# Without events, time alone changes CLBK Stat and the shift counters: checked this often (plus a heartbeat)…
+MONITOR_TIME_CHECK_SECONDS = 2.0
+# …and everything is recomputed this often, to mend what a lost event or an emptied Redis missed.
+MONITOR_FULL_RECOMPUTE_SECONDS = 60.0
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
@@ -136,10 +138,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1.0,
         "options": {"expires": 5},
     },
+    "refresh-monitor": {
+        "task": "monitoring.tasks.refresh_monitor",
+        "schedule": MONITOR_TIME_CHECK_SECONDS,
+        "options": {"expires": 5},
+    },
     "recompute-monitor": {
         "task": "monitoring.tasks.recompute_monitor",
         "schedule": MONITOR_FULL_RECOMPUTE_SECONDS,
-        "options": {"expires": 5},
+        "options": {"expires": 30},
     },
 }
 

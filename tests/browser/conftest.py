@@ -138,8 +138,8 @@ def _close_worker_connection(**kwargs) -> None:
 
 
 class Beat(threading.Thread):
-    """Stands in for celery beat's periodic recompute (heartbeats, time-driven changes): every 2 s, or at once
-    when a test calls ``tick()`` to know that a full recompute has run since."""
+    """Stands in for celery beat: the time-driven check (with its heartbeat) every 2 s, and a full recompute
+    at once when a test calls ``tick()`` to know that one has run since."""
 
     def __init__(self):
         super().__init__(name="monitor-beat", daemon=True)
@@ -148,13 +148,16 @@ class Beat(threading.Thread):
     def run(self) -> None:
         while True:
             try:
-                done = self.requests.get(timeout=settings.MONITOR_FULL_RECOMPUTE_SECONDS)
+                done = self.requests.get(timeout=settings.MONITOR_TIME_CHECK_SECONDS)
             except queue.Empty:
                 done = threading.Event()
+                recompute = live.refresh_time_driven
+            else:
+                recompute = live.recompute_all
             if done is None:
                 return
             try:
-                live.recompute_all()
+                recompute()
             except Exception:  # noqa: BLE001 — like beat, try again at the next tick
                 log.exception("Monitor recompute failed")
             finally:

@@ -285,3 +285,45 @@ def test_an_ingested_event_reaches_a_connected_monitor_through_a_real_worker(
 
     assert message["seq"] > snapshot["seq"]
     assert [(row["code"], row["cells"]["to_be_processed"]) for row in message["rows"]] == [("SALES", "1")]
+
+
+def test_the_time_check_recomputes_only_where_time_changed_something(make_business_process, listener):
+    """The schedule closes on one business process: its CLBK Stat changes, the others cost a heartbeat."""
+    closing = make_business_process("CLOSING")
+    make_business_process("STEADY")
+    live.recompute_all()
+    listener.next()
+
+    live.refresh_time_driven()
+    assert listener.next()["type"] == "heartbeat"
+
+    closing.schedule_ranges.all().delete()  # closed from now on (as when its opening hours end)
+    live.refresh_time_driven()
+
+    message = listener.next()
+    assert [(row["code"], row["cells"]["status"]) for row in message["rows"]] == [("CLOSING", "Off Schedule HRS")]
+
+
+def test_the_time_check_sees_a_new_business_process(make_business_process, listener):
+    make_business_process("FIRST")
+    live.recompute_all()
+    listener.next()
+    make_business_process("SECOND")
+
+    live.refresh_time_driven()
+
+    assert [row["code"] for row in listener.next()["rows"]] == ["SECOND"]
+
+
+def test_the_time_check_recomputes_when_a_new_shift_began(make_business_process, listener):
+    shifting = make_business_process("SHIFTING")  # shifts start at 00:00
+    live.recompute_all()
+    listener.next()
+    # From the time check's point of view, exactly a rollover: the current shift start is no longer midnight.
+    shifting.shift_starts = ["12:00"]
+    shifting.save()
+
+    live.refresh_time_driven()
+
+    message = listener.next()
+    assert message["type"] == "rows" and [row["code"] for row in message["rows"]] == ["SHIFTING"]
