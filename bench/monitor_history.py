@@ -76,6 +76,7 @@ ATTEMPT_COLUMNS = [
     "completion_status",
     "completed_by_timer",
     "acw_ended_at",
+    "business_process_id",
 ]
 NULL = "\\N"
 
@@ -120,7 +121,7 @@ class History:
         else:
             end_state = END_STATES[_pick(self._end_states, rng.random() * self._end_states[-1])][0]
             fields, attempts = self._completed_callback(callback_id, end_state)
-        attempt_lines.extend(attempts)
+        attempt_lines.extend(f"{line[:-1]}\t{bp}\n" for line in attempts)  # its business process, last
         ts = self.ts
         return (
             f"{callback_id}\tload-{n:07d}\t{bp}\t+1212{n % 10_000_000:07d}\tCustomer {n}\t{ts(fields['desired'])}\t"

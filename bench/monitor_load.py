@@ -367,11 +367,10 @@ ended AS (
     ) e
 ),
 handled AS (
-    SELECT c.business_process_id AS bp, count(*) AS n,
+    SELECT a.business_process_id AS bp, count(*) AS n,
            sum(extract(epoch FROM a.acw_ended_at - a.accepted_at)) AS seconds
     FROM callbacks_attempt a
-    JOIN callbacks_callback c ON c.id = a.callback_id
-    JOIN shift s ON s.bp = c.business_process_id
+    JOIN shift s ON s.bp = a.business_process_id
     WHERE a.acw_ended_at >= %(earliest)s AND a.acw_ended_at >= s.since AND a.accepted_at IS NOT NULL
     GROUP BY 1
 )

@@ -198,7 +198,13 @@ def offer(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callback:
         if callback.owner_agent_id and callback.owner_agent_id != agent.pk:
             raise TransitionRefused(f"This callback is owned by agent {callback.owner_agent.login_id}.")
         number = (callback.attempt_set.aggregate(n=Max("number"))["n"] or 0) + 1
-        attempt = Attempt.objects.create(callback=callback, number=number, agent=agent, offered_at=at)
+        attempt = Attempt.objects.create(
+            callback=callback,
+            business_process_id=callback.business_process_id,
+            number=number,
+            agent=agent,
+            offered_at=at,
+        )
         callback.state = CallbackState.ROUTING
         callback.agent_phase = AgentPhase.OFFERED
         callback.current_agent = agent
@@ -495,6 +501,7 @@ def _abort_untried_queue(business_process: BusinessProcess, now: datetime) -> in
         before = _snapshot(callback)
         Attempt.objects.create(
             callback=callback,
+            business_process=business_process,
             number=last_numbers.get(callback.pk, 0) + 1,
             completed_at=now,
             completion_status=CompletionStatus.ABORTED,

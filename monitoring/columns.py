@@ -282,15 +282,15 @@ def _sum_handle_times(rows: dict[int, Row]) -> None:
     earliest = min(row.shift_start for row in rows.values())
     handle_time = ExpressionWrapper(F("acw_ended_at") - F("accepted_at"), output_field=DurationField())
     sums = (
-        Attempt.objects.filter(callback__business_process_id__in=rows, acw_ended_at__gte=earliest)
-        .annotate(shift_start=_shift_start_by_business_process(rows, "callback__business_process_id"))
+        Attempt.objects.filter(business_process_id__in=rows, acw_ended_at__gte=earliest)
+        .annotate(shift_start=_shift_start_by_business_process(rows, "business_process_id"))
         .filter(handled_attempts_filter(F("shift_start")))
-        .values("callback__business_process_id")
+        .values("business_process_id")
         .annotate(n=Count("pk"), total=Sum(handle_time))
         .order_by()
     )
     for total in sums:
-        row = rows[total["callback__business_process_id"]]
+        row = rows[total["business_process_id"]]
         row.handled_attempts, row.handle_seconds = total["n"], total["total"].total_seconds()
 
 

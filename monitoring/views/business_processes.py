@@ -129,7 +129,7 @@ class BusinessProcessPerformanceView(BusinessProcessPageMixin, TemplateView):
     def by_completion_status(self, since: datetime) -> list[dict]:
         """Attempts completed since the start of the local day, by completion status (every status listed)."""
         counts = dict(
-            Attempt.objects.filter(callback__business_process=self.business_process, completed_at__gte=since)
+            Attempt.objects.filter(business_process=self.business_process, completed_at__gte=since)
             .values_list("completion_status")
             .annotate(n=Count("pk"))
             .order_by()
