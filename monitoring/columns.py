@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from callbacks.choices import CallbackState, EndState
 from callbacks.models import Attempt, BusinessProcess, Callback
-from callbacks.schedule import is_open
+from callbacks.schedule import is_open, load_schedules
 
 STOPPED, ACTIVE, OFF_SCHEDULE = "stopped", "active", "off_schedule"
 STATUS_LABELS = {STOPPED: "Stopped", ACTIVE: "Active", OFF_SCHEDULE: "Off Schedule HRS"}
@@ -205,12 +205,11 @@ def compute_rows(now: datetime | None = None, business_process_ids: list[int] | 
     past ``now`` is meaningful only when nothing happened since.
     """
     now = now or timezone.now()
-    business_processes = BusinessProcess.objects.filter(is_active=True).prefetch_related(
-        "schedule_ranges", "schedule_exceptions"
-    )
+    business_processes = BusinessProcess.objects.filter(is_active=True)
     if business_process_ids is not None:
         business_processes = business_processes.filter(pk__in=business_process_ids)
     business_processes = list(business_processes)
+    load_schedules(business_processes)
     rows = {
         bp.pk: Row(
             code=bp.code,

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from callbacks.models import BusinessProcess
+from callbacks.schedule import load_schedules
 
 from .columns import Monitor, Row, compute_rows, current_shift_start, status, totals
 
@@ -103,9 +104,8 @@ def refresh_time_driven() -> None:
         return
     now = timezone.now()
     stored = {code.decode(): json.loads(value) for code, value in client.hgetall(SNAPSHOT).items()}
-    business_processes = BusinessProcess.objects.filter(is_active=True).prefetch_related(
-        "schedule_ranges", "schedule_exceptions"
-    )
+    business_processes = list(BusinessProcess.objects.filter(is_active=True))
+    load_schedules(business_processes)
     moved, seen = [], set()
     for business_process in business_processes:
         seen.add(business_process.code)

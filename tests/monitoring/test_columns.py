@@ -187,3 +187,21 @@ def test_the_computation_costs_the_same_queries_for_3_or_30_business_processes(
         make_business_process(f"MORE{n}")
     with django_assert_num_queries(5):
         assert len(compute_rows(NOW).rows) == 30
+
+
+def test_a_dated_exception_decides_clbk_stat(make_business_process):
+    """A holiday closes an otherwise always-open business process; special hours open a closed one."""
+    from datetime import time
+
+    from callbacks.models import ScheduleException
+
+    holiday = make_business_process("HOLIDAY")
+    special = make_business_process("SPECIAL", open=False)
+    today = NOW.date()  # both in UTC
+    ScheduleException.objects.create(business_process=holiday, date=today)
+    ScheduleException.objects.create(business_process=special, date=today, start=time(15), end=time(17))
+
+    rows = rows_by_code()[0]
+
+    assert rows["HOLIDAY"].status == "off_schedule"
+    assert rows["SPECIAL"].status == "active"
