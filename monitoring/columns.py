@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from itertools import groupby
+from operator import itemgetter
 
 from django.db.models import Case, Count, DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
 from django.utils import timezone
@@ -245,12 +246,17 @@ def totals(rows: list[Row], now: datetime) -> Row:
     )
 
 
+def group_by_shift_start(shift_starts: dict[int, datetime]) -> list[tuple[datetime, list[int]]]:
+    """The business processes (ids) whose shifts began at each distinct instant: few, however many processes."""
+    ordered = sorted(shift_starts.items(), key=itemgetter(1))
+    return [(instant, [pk for pk, _ in group]) for instant, group in groupby(ordered, key=itemgetter(1))]
+
+
 def _shift_start_by_business_process(rows: dict[int, Row], field_name: str) -> Case:
     """Each business process's shift start as one SQL expression: a CASE over the few distinct instants."""
-    by_instant = sorted(rows.items(), key=lambda item: item[1].shift_start)
+    shift_starts = {pk: row.shift_start for pk, row in rows.items()}
     whens = [
-        When(**{f"{field_name}__in": [pk for pk, _ in group]}, then=Value(instant))
-        for instant, group in groupby(by_instant, key=lambda item: item[1].shift_start)
+        When(**{f"{field_name}__in": pks}, then=Value(instant)) for instant, pks in group_by_shift_start(shift_starts)
     ]
     return Case(*whens, output_field=DateTimeField())
 

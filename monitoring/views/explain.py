@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, reduce
-from itertools import groupby
-from operator import itemgetter, or_
+from operator import or_
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -31,6 +30,7 @@ from ..columns import (
     current_shift_start,
     failed_filter,
     format_percent,
+    group_by_shift_start,
     proc_filter,
     purged_filter,
     reached_filter,
@@ -76,9 +76,8 @@ def per_business_process(shift_filter: ShiftFilter, shift_starts: dict[int, date
 
     Business processes whose shifts began at the same instant share one term, as in the column's query.
     """
-    by_instant = groupby(sorted(shift_starts.items(), key=itemgetter(1)), key=itemgetter(1))
     terms = [
-        Q(business_process_id__in=[pk for pk, _ in group]) & shift_filter(instant) for instant, group in by_instant
+        Q(business_process_id__in=pks) & shift_filter(instant) for instant, pks in group_by_shift_start(shift_starts)
     ]
     return reduce(or_, terms) if terms else Q(pk__in=[])
 
