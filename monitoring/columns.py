@@ -15,18 +15,22 @@
 The totals row sums the counts and weighs the percentages and the average by what they are made of.
 
 ``compute_rows`` computes every column of every business process with a constant number of queries: the
-per-process shift starts enter one aggregate query as a CASE expression. The same filters (``proc_filter``,
-``TO_BE_PROCESSED``…) select the callbacks behind a number when a supervisor asks which ones they are.
+business processes whose shifts began at the same instant (few groups, however many processes) share one
+term of an OR, so each term is an index range on (business process, time) and only callbacks of the current
+shift are read. The same filters (``proc_filter``, ``TO_BE_PROCESSED``…) select the callbacks behind a number
+when a supervisor asks which ones they are.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import reduce
 from itertools import groupby
-from operator import itemgetter
+from operator import itemgetter, or_
 
-from django.db.models import Case, Count, DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
 from callbacks.choices import CallbackState, EndState
@@ -37,29 +41,41 @@ STOPPED, ACTIVE, OFF_SCHEDULE = "stopped", "active", "off_schedule"
 STATUS_LABELS = {STOPPED: "Stopped", ACTIVE: "Active", OFF_SCHEDULE: "Off Schedule HRS"}
 
 TO_BE_PROCESSED = Q(state__in=CallbackState.open_states())
+PROCESSED = Q(end_state__in=EndState.processed())  # an end state other than Purged or Cancelled
+REACHED = Q(end_state=EndState.REACHED)
+PURGED = Q(end_state=EndState.PURGED)
+ACCEPTED = Q(accepted_at__isnull=False)
+
+
+def ended_since(since) -> Q:
+    return Q(completed_at__gte=since)
+
+
+def wrapped_up_since(since) -> Q:
+    return Q(acw_ended_at__gte=since)
 
 
 def proc_filter(since) -> Q:
     """Proc: an end state other than Purged or Cancelled, reached since the shift began."""
-    return Q(end_state__in=EndState.processed(), completed_at__gte=since)
+    return PROCESSED & ended_since(since)
 
 
 def reached_filter(since) -> Q:
-    return Q(end_state=EndState.REACHED, completed_at__gte=since)
+    return REACHED & ended_since(since)
 
 
 def failed_filter(since) -> Q:
     """Proc − Reached: processed callbacks where no customer was reached."""
-    return proc_filter(since) & ~Q(end_state=EndState.REACHED)
+    return proc_filter(since) & ~REACHED
 
 
 def purged_filter(since) -> Q:
-    return Q(end_state=EndState.PURGED, completed_at__gte=since)
+    return PURGED & ended_since(since)
 
 
 def handled_attempts_filter(since) -> Q:
     """Attempts counted in Clbk Avg Time: accepted, and their After Call Work ended since the shift began."""
-    return Q(accepted_at__isnull=False, acw_ended_at__gte=since)
+    return ACCEPTED & wrapped_up_since(since)
 
 
 @dataclass(frozen=True)
@@ -252,44 +268,49 @@ def group_by_shift_start(shift_starts: dict[int, datetime]) -> list[tuple[dateti
     return [(instant, [pk for pk, _ in group]) for instant, group in groupby(ordered, key=itemgetter(1))]
 
 
-def _shift_start_by_business_process(rows: dict[int, Row], field_name: str) -> Case:
-    """Each business process's shift start as one SQL expression: a CASE over the few distinct instants."""
-    shift_starts = {pk: row.shift_start for pk, row in rows.items()}
-    whens = [
-        When(**{f"{field_name}__in": pks}, then=Value(instant)) for instant, pks in group_by_shift_start(shift_starts)
+def per_business_process(shift_filter: Callable[[datetime], Q], shift_starts: dict[int, datetime]) -> Q:
+    """OR over the business processes of: that business process, and the filter from its own shift start.
+
+    Business processes whose shifts began at the same instant share one term.
+    """
+    terms = [
+        Q(business_process_id__any=pks) & shift_filter(instant) for instant, pks in group_by_shift_start(shift_starts)
     ]
-    return Case(*whens, output_field=DateTimeField())
+    return reduce(or_, terms) if terms else Q(pk__in=[])
 
 
 def _count_callbacks(rows: dict[int, Row]) -> None:
-    since = F("shift_start")
-    earliest = min(row.shift_start for row in rows.values())
-    counts = (
-        Callback.objects.filter(business_process_id__in=rows)
-        .filter(TO_BE_PROCESSED | Q(completed_at__gte=earliest))
-        .annotate(shift_start=_shift_start_by_business_process(rows, "business_process_id"))
+    to_be_processed = (
+        Callback.objects.filter(TO_BE_PROCESSED, business_process_id__any=list(rows))
+        .values("business_process_id")
+        .annotate(n=Count("*"))  # not Count("pk"): reading the id would forbid an index-only scan
+        .order_by()
+    )
+    for count in to_be_processed:
+        rows[count["business_process_id"]].to_be_processed = count["n"]
+    # Only callbacks that ended during their business process's current shift are read, so the end state alone
+    # tells which column counts them.
+    shift_starts = {pk: row.shift_start for pk, row in rows.items()}
+    ended = (
+        Callback.objects.filter(per_business_process(ended_since, shift_starts))
         .values("business_process_id")
         .annotate(
-            to_be_processed=Count("pk", filter=TO_BE_PROCESSED),
-            proc=Count("pk", filter=proc_filter(since)),
-            reached=Count("pk", filter=reached_filter(since)),
-            purged=Count("pk", filter=purged_filter(since)),
+            proc=Count("pk", filter=PROCESSED),
+            reached=Count("pk", filter=REACHED),
+            purged=Count("pk", filter=PURGED),
         )
         .order_by()
     )
-    for count in counts:
+    for count in ended:
         row = rows[count["business_process_id"]]
-        row.to_be_processed, row.proc = count["to_be_processed"], count["proc"]
-        row.reached, row.purged = count["reached"], count["purged"]
+        row.proc, row.reached, row.purged = count["proc"], count["reached"], count["purged"]
 
 
 def _sum_handle_times(rows: dict[int, Row]) -> None:
-    earliest = min(row.shift_start for row in rows.values())
+    shift_starts = {pk: row.shift_start for pk, row in rows.items()}
     handle_time = ExpressionWrapper(F("acw_ended_at") - F("accepted_at"), output_field=DurationField())
     sums = (
-        Attempt.objects.filter(business_process_id__in=rows, acw_ended_at__gte=earliest)
-        .annotate(shift_start=_shift_start_by_business_process(rows, "business_process_id"))
-        .filter(handled_attempts_filter(F("shift_start")))
+        Attempt.objects.filter(per_business_process(wrapped_up_since, shift_starts), ACCEPTED)
         .values("business_process_id")
         .annotate(n=Count("pk"), total=Sum(handle_time))
         .order_by()

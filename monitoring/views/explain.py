@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property, reduce
-from operator import or_
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -30,7 +29,7 @@ from ..columns import (
     current_shift_start,
     failed_filter,
     format_percent,
-    group_by_shift_start,
+    per_business_process,
     proc_filter,
     purged_filter,
     reached_filter,
@@ -69,17 +68,6 @@ def column_rule(key: str, shift: str) -> str:
     """The column's counting rule (monitoring.columns.COLUMNS) with the shift start filled in."""
     proc_rule = COLUMNS_BY_KEY["proc"].rule.format(shift=shift)
     return COLUMNS_BY_KEY[key].rule.format(shift=shift, proc_rule=proc_rule)
-
-
-def per_business_process(shift_filter: ShiftFilter, shift_starts: dict[int, datetime]) -> Q:
-    """OR over the business processes of: that business process, and the filter from its own shift start.
-
-    Business processes whose shifts began at the same instant share one term, as in the column's query.
-    """
-    terms = [
-        Q(business_process_id__in=pks) & shift_filter(instant) for instant, pks in group_by_shift_start(shift_starts)
-    ]
-    return reduce(or_, terms) if terms else Q(pk__in=[])
 
 
 class ExplainView(PermissionRequiredMixin, SingleTableMixin, TemplateView):

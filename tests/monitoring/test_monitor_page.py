@@ -22,8 +22,8 @@ SEED_COLUMNS = [
     "% Clbk Fail",
 ]
 # Session, user, user and group permissions; business processes, their schedule ranges and exceptions;
-# the callback counts and the handle-time sums (monitoring.columns.compute_rows).
-MONITOR_QUERIES = 9
+# the open callback counts, the ended callback counts and the handle-time sums (monitoring.columns).
+MONITOR_QUERIES = 10
 _phones = itertools.count(5550100)
 
 
