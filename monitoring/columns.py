@@ -24,12 +24,14 @@ when a supervisor asks which ones they are.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import reduce
 from itertools import groupby
 from operator import itemgetter, or_
 
+from django.db import connection, transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
@@ -221,7 +223,27 @@ def compute_rows(now: datetime | None = None, business_process_ids: list[int] | 
     ``now`` decides CLBK Stat and where the shift began; the counts are those of the database as it is, so a
     past ``now`` is meaningful only when nothing happened since.
     """
-    now = now or timezone.now()
+    with _one_snapshot():
+        return _compute_rows(now or timezone.now(), business_process_ids)
+
+
+@contextmanager
+def _one_snapshot():
+    """Run the computation's queries on one snapshot of the database (PostgreSQL REPEATABLE READ), so that a
+    callback ending between two of them is not counted both as to be processed and as processed.
+
+    Inside a transaction already (a test, a caller's atomic block) the caller's isolation applies.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def _compute_rows(now: datetime, business_process_ids: list[int] | None) -> Monitor:
     business_processes = BusinessProcess.objects.filter(is_active=True)
     if business_process_ids is not None:
         business_processes = business_processes.filter(pk__in=business_process_ids)

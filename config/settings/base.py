@@ -76,7 +76,9 @@ TEMPLATES = [
 ]
 
 # SQLite is the embedded default; DATABASE_URL (PostgreSQL in production and CI) replaces it. Connections are
-# not kept by default: under ASGI each request runs in a thread of its own, where a kept connection leaks.
+# not kept per thread: under ASGI each request runs in a thread of its own, where a kept connection leaks.
+# PostgreSQL connections come from a pool per process instead (DATABASE_POOL_MAX_SIZE, 0 = none): opening one
+# per request costs the server more CPU (a new backend process) than the request itself.
 DATABASES = {
     "default": dj_database_url.config(
         env="DATABASE_URL",
@@ -92,6 +94,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DATABASE_POOL_MAX_SIZE = int(os.environ.get("DATABASE_POOL_MAX_SIZE", 10))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": 10,  # seconds a request waits for a free connection before it fails
+        "max_idle": 300,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

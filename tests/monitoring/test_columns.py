@@ -205,3 +205,41 @@ def test_a_dated_exception_decides_clbk_stat(make_business_process):
 
     assert rows["HOLIDAY"].status == "off_schedule"
     assert rows["SPECIAL"].status == "active"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_callback_ending_while_the_columns_are_computed_is_not_counted_twice(make_business_process, agent):
+    """To Be Proc and Proc come from two queries; one snapshot of the database serves both (PostgreSQL)."""
+    import threading
+
+    from django.db import connection
+
+    from callbacks.choices import CallbackState, EndState
+    from callbacks.models import Callback
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs each query on the database as it is; the local demo accepts a passing glitch")
+    now = datetime.now(UTC)
+    bp = make_business_process("RACE")
+    callback = request(bp, "RACE-1", now - timedelta(minutes=1))
+
+    def end_it_elsewhere():  # another connection commits while the computation is between its queries
+        Callback.objects.filter(pk=callback.pk).update(
+            state=CallbackState.COMPLETED, end_state=EndState.REACHED, completed_at=now
+        )
+        connection.close()
+
+    def after_the_first_count(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "COUNT(*)" in sql:
+            worker = threading.Thread(target=end_it_elsewhere)
+            worker.start()
+            worker.join()
+        return result
+
+    with connection.execute_wrapper(after_the_first_count):
+        row = compute_rows(now).rows[0]
+
+    assert (row.to_be_processed, row.proc) == (1, 0), "the callback as it was when the computation began"
+    row = compute_rows(now).rows[0]
+    assert (row.to_be_processed, row.proc) == (0, 1)
