@@ -950,7 +950,7 @@ async def _drive_and_probe(driver: Driver, delays: list[float]) -> tuple[float, 
 
     async def probe() -> None:
         while True:
-            message = (await layer.receive(channel))["message"]
+            message = json.loads((await layer.receive(channel))["text"])
             if message["type"] == "rows":
                 delays.append(time.time() - datetime.fromisoformat(message["computed_at"]).timestamp())
 

@@ -48,8 +48,17 @@ class MonitorConsumer(AsyncWebsocketConsumer):
         else:
             await self._error('Unknown frame; send {"type": "resync"} or {"type": "ping"}.')
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes stale database connections before every handler, through the process's one thread
+        # for sync code, which also serves every HTTP request. Pushed rows never touch the database: they go
+        # straight to the browser instead of queueing there once per client per push.
+        if message["type"] == "monitor.message":
+            await self.monitor_message(message)
+        else:
+            await super().dispatch(message)
+
     async def monitor_message(self, event: dict) -> None:
-        await self.send(text_data=json.dumps(event["message"]))
+        await self.send(text_data=event["text"])
 
     async def _send_snapshot(self) -> None:
         await self.send(text_data=json.dumps(await database_sync_to_async(live.snapshot)()))

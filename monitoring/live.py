@@ -228,4 +228,6 @@ def _totals_from(stored: dict[str, dict], now: datetime) -> Row:
 
 
 def _send(message: dict) -> None:
-    async_to_sync(get_channel_layer().group_send)(GROUP, {"type": "monitor.message", "message": message})
+    # Encoded once here rather than once per connected browser by the consumers.
+    group_message = {"type": "monitor.message", "text": json.dumps(message)}
+    async_to_sync(get_channel_layer().group_send)(GROUP, group_message)

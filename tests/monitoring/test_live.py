@@ -44,7 +44,7 @@ class GroupListener:
 
             return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
 
-        return async_to_sync(receive)()["message"]
+        return json.loads(async_to_sync(receive)()["text"])
 
     def close(self):
         async_to_sync(self.layer.group_discard)(live.GROUP, self.channel)
