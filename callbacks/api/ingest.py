@@ -26,8 +26,12 @@ class Outcome:
         return {k: v for k, v in self.body.items() if k in ("event_id", "result", "error")}
 
 
-def ingest(data: object, actor: engine.Actor) -> Outcome:
-    """Apply one event object. Never raises for bad input: the outcome says what was wrong."""
+def ingest(data: object, actor: engine.Actor, *, with_callback: bool = True) -> Outcome:
+    """Apply one event object. Never raises for bad input: the outcome says what was wrong.
+
+    ``with_callback``: the answer shows the callback as the event left it (a single event's answer does; the
+    results of an array do not, so the events of an array skip building it).
+    """
     if not isinstance(data, dict):
         return Outcome(400, {"result": "rejected", "error": {"non_field_errors": ["An event must be a JSON object."]}})
     event_id = data.get("event_id")
@@ -48,7 +52,9 @@ def ingest(data: object, actor: engine.Actor) -> Outcome:
     try:
         with transaction.atomic():
             callback = _apply(event, actor)
-            body = {"event_id": event["event_id"], "result": "applied", "callback": _represent(callback)}
+            body = {"event_id": event["event_id"], "result": "applied"}
+            if with_callback:
+                body["callback"] = _represent(callback)
             IngestedEvent.objects.create(
                 event_id=event["event_id"], type=event["type"], callback_ref=callback.external_id, response=body
             )

@@ -23,10 +23,11 @@ class EventsView(APIView):
         operation_id="post_events",
         summary="Post one event, or an array of up to 1,000 events applied in order",
         description=(
-            "A single event answers 201 (applied), 200 (duplicate: the same event_id again changes nothing and "
-            "repeats the first answer), 400 (invalid fields) or 409 (does not fit the callback's current state). "
-            "A JSON array of up to 1,000 events answers 200 with one result per event, in order; each event is "
-            "applied in its own transaction."
+            "A single event answers 201 (applied, with the callback as the event left it), 200 (duplicate: the "
+            "same event_id again changes nothing and repeats the first answer), 400 (invalid fields) or 409 (does "
+            "not fit the callback's current state). A JSON array of up to 1,000 events answers 200 with one result "
+            "per event, in order (event_id, result, error; no callback); each event is applied in its own "
+            "transaction."
         ),
         request=EVENT_REQUEST,
         responses={
@@ -63,7 +64,8 @@ class EventsView(APIView):
                     {"non_field_errors": [f"At most {MAX_BATCH} events per request; this one has {len(data)}."]},
                     status=400,
                 )
-            return Response({"results": [ingest(event, actor).result for event in data]}, status=200)
+            results = [ingest(event, actor, with_callback=False).result for event in data]
+            return Response({"results": results}, status=200)
         if not isinstance(data, dict):
             return Response({"non_field_errors": ["Send an event object or an array of events."]}, status=400)
         outcome = ingest(data, actor)

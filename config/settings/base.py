@@ -161,9 +161,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Redis pub/sub: a push to a group is published once and each web process hands it to its own consumers,
+# instead of one copy queued in Redis per open monitor. Delivery is at most once; a monitor that misses a
+# message sees the gap in the sequence numbers and asks for a snapshot.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }

@@ -341,6 +341,20 @@ def test_array_items_that_are_not_objects_are_rejected_one_by_one(events, busine
     assert [r["result"] for r in response.json()["results"]] == ["rejected", "applied", "rejected"]
 
 
+def test_an_array_answers_results_without_the_callback_and_its_events_stay_idempotent(events, business_process):
+    """Ingest: an array's results carry event_id, result and error only; an event of it sent again alone is a
+    duplicate whose answer repeats that first answer."""
+    first = requested()
+    results = events.post([first]).json()["results"]
+    assert results == [{"event_id": first["event_id"], "result": "applied"}]
+
+    again = events.post(first)
+
+    assert again.status_code == 200
+    assert again.json() == {"event_id": first["event_id"], "result": "duplicate"}
+    assert Callback.objects.count() == 1
+
+
 def test_more_than_1000_events(events, business_process):
     """Ingest: at most 1,000 events per request; 1,001 is a 400 and none of them is applied."""
     first = requested()

@@ -1,6 +1,8 @@
 """The live path: engine commit → coalesced recompute → snapshot diff → channel layer → WebSocket."""
 
+import asyncio
 import json
+import threading
 import time
 
 import pytest
@@ -31,23 +33,28 @@ def clean_redis():
 
 
 class GroupListener:
-    """A channel subscribed to the monitor group through the real Redis channel layer."""
+    """A channel subscribed to the monitor group through the real Redis channel layer, in an event loop of its
+    own that keeps running (as a web process's does), so pushes published meanwhile are received."""
 
     def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
         self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(live.GROUP, self.channel)
+        self.channel = self._run(self.layer.new_channel())
+        self._run(self.layer.group_add(live.GROUP, self.channel))
+
+    def _run(self, coroutine, timeout: float = 10):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def next(self, timeout: float = 5) -> dict:
-        async def receive():
-            import asyncio
-
-            return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
-
-        return json.loads(async_to_sync(receive)()["text"])
+        message = self._run(asyncio.wait_for(self.layer.receive(self.channel), timeout), timeout + 1)
+        return json.loads(message["text"])
 
     def close(self):
-        async_to_sync(self.layer.group_discard)(live.GROUP, self.channel)
+        self._run(self.layer.group_discard(live.GROUP, self.channel))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
 
 
 @pytest.fixture
