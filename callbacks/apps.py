@@ -14,7 +14,7 @@ class CallbacksConfig(AppConfig):
     verbose_name = "Callbacks"
 
     def ready(self) -> None:
-        from . import lookups  # noqa: F401 — registers field__any
+        from . import checks, lookups  # noqa: F401 — registers the system checks and field__any
 
         # After auth has created the permissions (it is earlier in INSTALLED_APPS, so its handler runs first).
         post_migrate.connect(_sync_roles, sender=self)

@@ -134,6 +134,11 @@ MONITOR_TIME_CHECK_SECONDS = 2.0
 # …and everything is recomputed this often, to mend what a lost event or an emptied Redis missed.
 MONITOR_FULL_RECOMPUTE_SECONDS = 60.0
 
+# Retention (seed 004): callbacks go this many days after their desired time or completion, whichever is
+# later; audit entries are kept longer. At least 2 days: the monitor counts what ended during the shift.
+CALLBACK_RETENTION_DAYS = int(os.environ.get("CALLBACK_RETENTION_DAYS", 14))
+AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", 400))
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -148,6 +153,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "callbacks.tasks.apply_due_timers",
         "schedule": 1.0,
         "options": {"expires": 5},
+    },
+    "apply-retention": {
+        "task": "callbacks.tasks.apply_retention",
+        "schedule": 3600.0,
+        "options": {"expires": 600},
     },
     "refresh-monitor": {
         "task": "monitoring.tasks.refresh_monitor",
