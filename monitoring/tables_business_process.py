@@ -40,65 +40,123 @@ def callback_state(callback: Callback) -> str:
     return CallbackState(callback.state).label
 
 
-class ToBeProcessedTable(tables.Table):
-    """The callbacks still to be processed in one business process, newest entrance first (Callback Search)."""
+def search_row(callback: Callback, business_process: BusinessProcess) -> dict:
+    """One callback as the Callback Search tab shows it, and as its WebSocket pushes it (monitoring.search_live).
 
-    external_id = tables.Column("Callback")
-    phone = tables.Column("Phone")
-    customer_name = tables.Column("Customer", default="—")
-    location = tables.Column("Interaction location", accessor="location", order_by=("state",))
-    state = tables.Column("State", empty_values=(), order_by=("state", "agent_phase"))
-    attempts = tables.Column("Attempts", attrs={"td": {"class": "num"}})
-    desired_time = tables.Column("Desired time", empty_values=())
-    next_return = tables.Column("Next return to queue", accessor="due_at", empty_values=())
-    owner_agent = tables.Column("Owner agent", order_by=("owner_agent__display_name", "owner_agent__login_id"))
-    current_agent = tables.Column("Current agent", order_by=("current_agent__display_name", "current_agent__login_id"))
-    created = tables.Column("Entrance time")
-    waiting = tables.Column("Time waiting", accessor="created", order_by=("-created",), attrs={"td": {"class": "num"}})
+    ``cells`` holds the text of each column, ``sort`` the values the browser sorts by where the text would not
+    do. Time waiting is not pushed: the browser counts it from ``created``, so a row only changes when the
+    callback does.
+    """
+    tz = business_process.tz
+    desired, created = callback.desired_time, callback.created
+    # due_at is the end of a Pending wait; while Dialing it is the no-answer deadline, not a return to queue.
+    next_return = callback.due_at if callback.state == CallbackState.SCHEDULED else None
+    return {
+        "id": callback.external_id,
+        "state": callback.state,
+        "created": created.isoformat(),
+        "cells": {
+            "external_id": callback.external_id,
+            "phone": callback.phone,
+            "customer_name": callback.customer_name or "—",
+            "location": callback.location,
+            "state": callback_state(callback),
+            "attempts": f"{callback.attempts} of {business_process.attempts_before_failure}",
+            "desired_time": local_time(desired, tz) if desired else "As soon as possible",
+            "next_return": local_time(next_return, tz),
+            "owner_agent": str(callback.owner_agent) if callback.owner_agent else "—",
+            "current_agent": str(callback.current_agent) if callback.current_agent else "—",
+            "created": local_time(created, tz),
+        },
+        "sort": {
+            "attempts": callback.attempts,
+            "desired_time": desired.timestamp() if desired else 0,
+            "next_return": next_return.timestamp() if next_return else None,
+            "created": created.timestamp(),
+            "waiting": -created.timestamp(),
+        },
+    }
+
+
+class SearchColumn(tables.Column):
+    """A column of the Callback Search tab: the text of ``search_row``'s cell, with what the script needs to find
+    (``data-col``) and sort (``data-sort``) it."""
+
+    def __init__(self, key: str, verbose_name: str, *, numeric: bool = False, **kwargs):
+        aligned = {"class": "num"} if numeric else {}
+        super().__init__(
+            verbose_name=verbose_name,
+            accessor=tables.A(f"cells.{key}"),
+            empty_values=(),
+            orderable=False,
+            attrs={
+                "th": {"data-col": key, **aligned},
+                "td": {"data-col": key, "data-sort": lambda record: _sort_value(record, key), **aligned},
+            },
+            **kwargs,
+        )
+
+
+def _sort_value(record: dict, key: str):
+    value = record["sort"].get(key)
+    return repr(value) if isinstance(value, float) else value
+
+
+class CallbackColumn(SearchColumn):
+    """The callback ID, with the keyboard-reachable row menu button."""
+
+    def render(self, value: str) -> str:
+        return format_html(
+            '<div class="callback-cell"><span data-text>{}</span><button type="button" class="row-menu-button" '
+            'aria-haspopup="menu" aria-expanded="false" aria-label="Actions for callback {}" title="Actions">⋮'
+            "</button></div>",
+            value,
+            value,
+        )
+
+
+class WaitingColumn(SearchColumn):
+    """Time waiting since the entrance time; the browser counts it on from the row's data-created."""
+
+    def __init__(self):
+        super().__init__("waiting", "Time waiting", numeric=True, accessor=tables.A("created"))
+
+    def render(self, value: str, table: ToBeProcessedTable) -> str:
+        return format_wait(table.now - datetime.fromisoformat(value))
+
+
+class ToBeProcessedTable(tables.Table):
+    """The callbacks still to be processed in one business process (Callback Search), over ``search_row`` dicts.
+
+    The browser sorts, filters and patches the rows (static/js/callback_search.js): they are rendered in the
+    order given, newest entrance first, without paging.
+    """
+
+    external_id = CallbackColumn("external_id", "Callback")
+    phone = SearchColumn("phone", "Phone")
+    customer_name = SearchColumn("customer_name", "Customer")
+    location = SearchColumn("location", "Interaction location")
+    state = SearchColumn("state", "State")
+    attempts = SearchColumn("attempts", "Attempts", numeric=True)
+    desired_time = SearchColumn("desired_time", "Desired time")
+    next_return = SearchColumn("next_return", "Next return to queue")
+    owner_agent = SearchColumn("owner_agent", "Owner agent")
+    current_agent = SearchColumn("current_agent", "Current agent")
+    created = SearchColumn("created", "Entrance time")
+    waiting = WaitingColumn()
 
     class Meta:
-        model = Callback
-        fields = ()
-        sequence = (
-            "external_id",
-            "phone",
-            "customer_name",
-            "location",
-            "state",
-            "attempts",
-            "desired_time",
-            "next_return",
-            "owner_agent",
-            "current_agent",
-            "created",
-            "waiting",
-        )
-        attrs = {"class": "grid callbacks"}
-        row_attrs = {"data-callback": lambda record: record.external_id}
+        attrs = {"class": "grid callbacks search", "id": "search-table"}
+        row_attrs = {
+            "data-callback": lambda record: record["id"],
+            "data-state": lambda record: record["state"],
+            "data-created": lambda record: record["created"],
+        }
         empty_text = "No callback waits in this business process."
 
-    def __init__(self, *args, business_process: BusinessProcess, now: datetime, **kwargs):
+    def __init__(self, *args, now: datetime, **kwargs):
         super().__init__(*args, **kwargs)
-        self.business_process, self.now, self.tz = business_process, now, business_process.tz
-
-    def render_state(self, record: Callback) -> str:
-        return callback_state(record)
-
-    def render_attempts(self, value: int) -> str:
-        return f"{value} of {self.business_process.attempts_before_failure}"
-
-    def render_desired_time(self, value: datetime | None) -> str:
-        return local_time(value, self.tz) if value else "As soon as possible"
-
-    def render_next_return(self, record: Callback) -> str:
-        # due_at is the end of a Pending wait; while Dialing it is the no-answer deadline, not a return to queue.
-        return local_time(record.due_at, self.tz) if record.state == CallbackState.SCHEDULED else "—"
-
-    def render_created(self, value: datetime) -> str:
-        return local_time(value, self.tz)
-
-    def render_waiting(self, value: datetime) -> str:
-        return format_wait(self.now - value)
+        self.now = now
 
 
 class ExplainTable(tables.Table):
