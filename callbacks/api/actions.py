@@ -86,12 +86,12 @@ class CallbackActionView(APIView):
             return Response({"non_field_errors": [str(error.detail)]}, status=status.HTTP_400_BAD_REQUEST)
         if not hasattr(data, "get"):
             return Response({"non_field_errors": ["Send a JSON object."]}, status=status.HTTP_400_BAD_REQUEST)
-        body = self.body_serializer(data=data)
-        if not body.is_valid():
-            return Response(body.errors, status=status.HTTP_400_BAD_REQUEST)
         callback_id = Callback.objects.filter(external_id=external_id).values_list("pk", flat=True).first()
         if callback_id is None:
             raise Http404(f"No callback with id “{external_id}”.")
+        body = self.body_serializer(data=data)
+        if not body.is_valid():
+            return Response(body.errors, status=status.HTTP_400_BAD_REQUEST)
         try:
             callback = self.act(callback_id, body.validated_data, engine.Actor.for_user(request.user))
         except engine.TransitionRefused as refusal:
