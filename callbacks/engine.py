@@ -400,6 +400,11 @@ def recreate(callback_id, at: datetime, actor: Actor, expected_state: str | None
             raise TransitionRefused(
                 f"Callback {old.external_id} cannot be recreated: it is {_describe(old)}, not Completed."
             )
+        if not old.business_process.is_active:
+            raise TransitionRefused(
+                f"Callback {old.external_id} cannot be recreated: business process {old.business_process.code} "
+                "is no longer active."
+            )
         earlier = AuditEntry.objects.filter(callback=old, action=AUDIT_RECREATED).values_list("note", flat=True)
         if earlier:
             raise TransitionRefused(f"Callback {old.external_id} was already {earlier[0]}. Nothing was changed.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, time
 from functools import cached_property
 from itertools import groupby
@@ -229,7 +230,8 @@ class BusinessProcessSearchView(BusinessProcessPageMixin, TemplateView):
         bp = self.business_process
         listing = search_live.compute(bp, self.now)
         can_act = self.request.user.has_perm("callbacks.manage_callbacks")
-        placeholder = {"id": CALLBACK, "state": "", "created": self.now.isoformat(), "cells": {}, "sort": {}}
+        blank_cells = defaultdict(str)
+        placeholder = {"id": CALLBACK, "state": "", "created": self.now.isoformat(), "cells": blank_cells, "sort": {}}
         actions = {action: reverse(f"api-callback-{action}", args=[CALLBACK]) for action in ACTIONS} if can_act else {}
         config = {
             "code": bp.code,

@@ -204,10 +204,18 @@ def test_a_callback_is_recreated_once_and_a_recreated_one_gets_the_next_number(b
     assert engine.recreate(first.pk, timezone.now(), SUPERVISOR).external_id == "cb-1-r2"
 
 
-def test_only_a_completed_callback_is_recreated(business_process):
+def test_only_a_completed_callback_of_an_active_business_process_is_recreated(business_process):
     callback = request(business_process)
     before = unchanged(callback)
     with pytest.raises(engine.TransitionRefused, match="cb-1 cannot be recreated: it is Queued, not Completed"):
+        engine.recreate(callback.pk, timezone.now(), SUPERVISOR)
+    assert unchanged(callback) == before
+
+    engine.purge(callback.pk, timezone.now(), SUPERVISOR)
+    business_process.is_active = False
+    business_process.save()
+    before = unchanged(callback)
+    with pytest.raises(engine.TransitionRefused, match="business process SALES is no longer active"):
         engine.recreate(callback.pk, timezone.now(), SUPERVISOR)
     assert unchanged(callback) == before
 
