@@ -296,7 +296,7 @@ def test_the_search_tab_shows_the_newest_callbacks_up_to_the_limit_with_constant
     add(20, 0)
     full = queries()
     add(35, 20)
-    assert queries() == full, "one query for the rows and one count, whatever the number of callbacks"
+    assert queries() == full > 0, "one query for the rows and one count, whatever the number of callbacks"
     response = get(supervisor, url("business-process-search", "BIG"))
     assert [record["id"] for record in records(response)] == [f"cb-{n:03d}" for n in range(20)]
     html = response.content.decode()

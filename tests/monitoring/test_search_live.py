@@ -355,3 +355,27 @@ def test_an_engine_change_reaches_the_open_tab_through_a_real_worker(
         1,
     )
     assert other.pk != sales.pk
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "Asia/Tokyo", "America/New_York", "UTC"])
+def test_the_fast_local_time_reads_as_djangos(zone):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import dateformat
+
+    from monitoring.tables_business_process import local_minute
+
+    tz = ZoneInfo(zone)
+    # Around both DST changes of 2026 in Europe and the US, and at the turn of a month and a year.
+    for moment in [
+        "2026-03-29T00:59:00+00:00",
+        "2026-03-08T07:30:00+00:00",
+        "2026-10-25T01:00:00+00:00",
+        "2026-11-01T05:59:00+00:00",
+        "2026-12-31T23:59:59+00:00",
+        "2026-01-31T15:04:05+00:00",
+    ]:
+        value = datetime.fromisoformat(moment)
+        assert local_minute(value, tz) == dateformat.format(value.astimezone(tz), "j M H:i")
+    assert local_minute(None, tz) == "—"
