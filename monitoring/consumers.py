@@ -69,7 +69,8 @@ def _may_watch(user) -> bool:
 class CallbackSearchConsumer(AsyncWebsocketConsumer):
     """`/ws/business-processes/<code>/callbacks/`: one business process's callbacks to be processed (Callback
     Search), for logged-in users who may watch the monitor. Protocol in monitoring/search_live.py; client frames
-    as for the monitor: {"type": "resync"}, {"type": "ping"}; anything else gets an error frame.
+    as for the monitor: {"type": "resync"}, {"type": "ping"} (which also keeps the list watched: the page sends
+    one every 30 s); anything else gets an error frame.
     """
 
     async def connect(self) -> None:
@@ -84,6 +85,7 @@ class CallbackSearchConsumer(AsyncWebsocketConsumer):
         self.group = search_live.group_name(self.business_process.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await self._watch()
         await self._send_snapshot()
 
     async def disconnect(self, code: int) -> None:
@@ -102,11 +104,18 @@ class CallbackSearchConsumer(AsyncWebsocketConsumer):
         kind = frame.get("type") if isinstance(frame, dict) else None
         if kind == "resync":
             await self.channel_layer.group_add(self.group, self.channel_name)
+            await self._watch()
             await self._send_snapshot()
         elif kind == "ping":
+            lapsed = await self._watch()
             await self.send(text_data=json.dumps({"type": "pong"}))
+            if lapsed:  # the list went unwatched for a while (pings lost): pushes may have been missed
+                await self._send_snapshot()
         else:
             await self._error('Unknown frame; send {"type": "resync"} or {"type": "ping"}.')
+
+    async def _watch(self) -> bool:
+        return await database_sync_to_async(search_live.watch)(self.business_process.pk)
 
     async def search_message(self, event: dict) -> None:
         await self.send(text_data=json.dumps(event["message"]))

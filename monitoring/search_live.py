@@ -16,6 +16,11 @@ where row = monitoring.tables_business_process.search_row(), keyed by its "id" (
 number: Redis was emptied) asks for a snapshot again. A "snapshot" may also come unasked, when the stored list
 had expired: it replaces everything.
 
+Only watched lists are pushed: an open tab's socket marks its business process watched (``watch``: on connect,
+and again with each ping, which the page sends every 30 s), and the mark lapses ``WATCH_SECONDS`` after the
+last one. A change elsewhere costs one Redis lookup and no query. The first tab to come after a time nobody
+watched gets its snapshot from the database, not the list stored before, which no push kept up to date.
+
 Redis holds only derived data, and forgets the list of a business process nobody touched for
 ``SNAPSHOT_TTL_SECONDS``: the next change or the next tab opened rebuilds it from the database.
 """
@@ -43,6 +48,7 @@ log = logging.getLogger(__name__)
 ROW_LIMIT = 500
 COALESCE_SECONDS = 0.25
 SNAPSHOT_TTL_SECONDS = 15 * 60
+WATCH_SECONDS = 120
 KEY_PREFIX = settings.MONITOR_REDIS_PREFIX + "search:"
 DIRTY = KEY_PREFIX + "dirty"  # set of business process ids whose list may have changed
 SCHEDULED = KEY_PREFIX + "scheduled"  # present while a push is already on its way
@@ -50,6 +56,10 @@ SCHEDULED = KEY_PREFIX + "scheduled"  # present while a push is already on its w
 
 def group_name(business_process_id: int) -> str:
     return f"callback-search-{business_process_id}"
+
+
+def _watched_key(business_process_id: int) -> str:
+    return f"{KEY_PREFIX}{business_process_id}:watched"
 
 
 def _keys(business_process_id: int) -> tuple[str, str, str, str]:
@@ -85,11 +95,27 @@ def request_push(business_process_id: int) -> None:
 
     try:
         client = redis_client()
+        if not client.exists(_watched_key(business_process_id)):
+            return  # no tab open: nothing to push (the next tab's snapshot comes from the database)
         client.sadd(DIRTY, business_process_id)
         if client.set(SCHEDULED, 1, nx=True, px=int(COALESCE_SECONDS * 1000)):
             push_callback_search.apply_async(countdown=COALESCE_SECONDS)
     except Exception:  # noqa: BLE001 — any failure here only delays the tab
         log.warning("Could not request a callback search push for business process %s", business_process_id)
+
+
+def watch(business_process_id: int) -> bool:
+    """A tab of this business process is open (its socket connected, pinged or asked for a snapshot): keep its
+    list pushed for ``WATCH_SECONDS`` more. If nobody watched it until now, the stored list is forgotten, and
+    the answer is True: pushes may have been missed."""
+    client = redis_client()
+    watched = _watched_key(business_process_id)
+    lapsed = not client.exists(watched)
+    if lapsed:
+        rows_key, meta_key, _, _ = _keys(business_process_id)
+        client.delete(rows_key, meta_key)
+    client.set(watched, 1, ex=WATCH_SECONDS)
+    return lapsed
 
 
 def push_dirty() -> int:

@@ -12,6 +12,7 @@
 
   const BACKOFF_FIRST_MS = 500;
   const BACKOFF_MAX_MS = 15000;
+  const PING_EVERY_MS = 30000; // keeps the list watched, so that it is pushed (monitoring/search_live.py)
 
   const config = JSON.parse(document.getElementById("search-config").textContent);
   const table = document.getElementById("search-table");
@@ -260,6 +261,8 @@
         applyChanges(message);
         lastSeq = message.seq;
         break;
+      case "pong":
+        return;
       case "error":
         console.warn("Callback Search WebSocket:", message.error);
         return;
@@ -474,6 +477,9 @@
   /* ---- Start ---------------------------------------------------------------------------------------- */
 
   connect();
+  setInterval(() => {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+  }, PING_EVERY_MS);
   setInterval(() => {
     for (const tr of tbody.querySelectorAll("tr[data-callback]")) showWaiting(tr);
   }, 1000);

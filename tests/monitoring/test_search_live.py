@@ -242,6 +242,32 @@ def test_push_dirty_pushes_each_dirty_business_process_once(sales, listener, mak
     other_listener.close()
 
 
+def test_only_a_watched_list_is_pushed(sales, make_business_process, clean_redis):
+    other = make_business_process("OTHER")
+    search_live.request_push(sales.pk)
+    assert clean_redis.smembers(search_live.DIRTY) == set(), "no tab open: not even a dirty mark"
+
+    assert search_live.watch(sales.pk) is True
+    search_live.request_push(sales.pk)
+    search_live.request_push(other.pk)
+
+    assert clean_redis.smembers(search_live.DIRTY) == {str(sales.pk).encode()}
+    assert 0 < clean_redis.ttl(search_live._watched_key(sales.pk)) <= search_live.WATCH_SECONDS
+    assert search_live.watch(sales.pk) is False, "still watched"
+
+
+def test_a_list_nobody_watched_for_a_while_is_read_afresh(sales, listener, clean_redis):
+    search_live.watch(sales.pk)
+    request(sales, "cb-1", 2)
+    search_live.push(sales)
+    listener.next()
+    clean_redis.delete(search_live._watched_key(sales.pk))  # the last tab closed long ago
+    request(sales, "cb-2", 1)  # …and nobody pushed this
+
+    assert search_live.watch(sales.pk) is True
+    assert ids(search_live.snapshot(sales)["rows"]) == ["cb-2", "cb-1"]
+
+
 # --- The WebSocket consumer -------------------------------------------------------------------------------
 
 
@@ -275,6 +301,11 @@ def test_a_manager_gets_the_snapshot_then_answers_to_frames(sales, make_user):
         assert await reply(communicator) == {"type": "pong"}
         await communicator.send_json_to({"type": "resync"})
         assert (await reply(communicator))["type"] == "snapshot"
+        await sync_to_async(live.redis_client().delete)(search_live._watched_key(sales.pk))  # pings were lost
+        await communicator.send_json_to({"type": "ping"})
+        assert await reply(communicator) == {"type": "pong"}
+        assert (await reply(communicator))["type"] == "snapshot", "pushes may have been missed meanwhile"
+        assert await sync_to_async(live.redis_client().exists)(search_live._watched_key(sales.pk))
         await communicator.disconnect()
 
     run(scenario)
