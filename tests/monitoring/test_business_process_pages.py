@@ -302,3 +302,23 @@ def test_the_search_tab_shows_the_newest_callbacks_up_to_the_limit_with_constant
     html = response.content.decode()
     assert "<strong data-total>55</strong><span data-more>, the newest 20 shown</span>" in html
     assert "owner-1" in html
+
+
+@pytest.mark.parametrize("role, acts", [("supervisors", True), ("administrators", True), ("managers", False)])
+def test_the_search_tab_offers_actions_only_to_those_who_may_act(scenario, client, make_user, role, acts):
+    client.force_login(make_user(role))
+    response = get(client, url("business-process-search"))
+    html = response.content.decode()
+    config = response.context["search_config"]
+
+    assert ('data-action="send-to-queue"' in html, 'data-action="purge"' in html) == (acts, acts)
+    assert ('id="confirm-dialog"' in html) == acts
+    assert "Find on the Callbacks page" in html, "everyone gets the links"
+    assert config["canAct"] is acts
+    if acts:
+        assert config["urls"]["purge"] == "/api/v1/callbacks/__CALLBACK__/purge/"
+        assert config["urls"]["send-to-queue"] == "/api/v1/callbacks/__CALLBACK__/send-to-queue/"
+    else:
+        assert set(config["urls"]) == {"find"}
+    assert config["socket"] == "/ws/business-processes/PARIS/callbacks/"
+    assert "csrftoken" in response.cookies, "the script posts with the CSRF token from this cookie"
