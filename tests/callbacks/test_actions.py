@@ -428,3 +428,32 @@ def test_two_supervisors_racing_for_one_callback_exactly_one_applies(make_busine
         assert now.state == "queued"
     supervisor_actions = AuditEntry.objects.filter(user__isnull=False).values_list("action", flat=True)
     assert len(supervisor_actions) == 1, "exactly one action applied and was audited"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_supervisors_recreating_one_callback_at_once_make_one_new_callback(make_business_process, make_user):
+    if connection.vendor != "postgresql":
+        pytest.skip("the race needs PostgreSQL's row locks; SQLite locks the whole database for each writer")
+    bp = make_business_process()
+    engine.purge(request(bp).pk, timezone.now(), SUPERVISOR)
+    clients = [logged_in(make_user, "supervisors", "sophie"), logged_in(make_user, "supervisors", "sam")]
+    barrier = threading.Barrier(2)
+    answers: dict[int, object] = {}
+
+    def act(index: int) -> None:
+        try:
+            barrier.wait(5)
+            answers[index] = clients[index].post(url("recreate"), {"expected_state": "completed"}, format="json")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=act, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert sorted(answers[index].status_code for index in range(2)) == [201, 409]
+    loser = next(answers[index] for index in range(2) if answers[index].status_code == 409)
+    assert loser.json()["detail"] == "Callback cb-1 was already recreated as cb-1-r1. Nothing was changed."
+    assert list(Callback.objects.order_by("external_id").values_list("external_id", flat=True)) == ["cb-1", "cb-1-r1"]
