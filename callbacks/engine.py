@@ -791,8 +791,12 @@ def _describe(callback: Callback) -> str:
 
 
 def _describe_where(callback: Callback) -> str:
-    """The state as _describe says it, with the seed's interaction location: "Queued (HandlingByBusinessProcess)"."""
-    return f"{_describe(callback)} ({callback.location})" if callback.location else _describe(callback)
+    """The state with the seed's interaction location: "Queued (HandlingByBusinessProcess)", "Processing (Dialing,
+    HandlingByAgent)", "Completed (Purged)"."""
+    if callback.state == CallbackState.COMPLETED:
+        return _describe(callback)
+    phase = AgentPhase(callback.agent_phase).label if callback.agent_phase else ""
+    return f"{CallbackState(callback.state).label} ({', '.join(filter(None, [phase, callback.location]))})"
 
 
 def _describe_where_state(state: str) -> str:

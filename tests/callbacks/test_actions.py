@@ -100,7 +100,10 @@ def test_an_action_whose_expected_state_holds_applies(business_process):
 
 def test_the_stale_message_names_the_agent_phase_and_the_end_state(business_process):
     callback = dialing(business_process)
-    with pytest.raises(engine.TransitionRefused, match=r"is now Processing \(Dialing\) \(HandlingByAgent\); it was "):
+    with pytest.raises(
+        engine.TransitionRefused,
+        match=r"is now Processing \(Dialing, HandlingByAgent\); it was Queued \(HandlingByBusinessProcess\) ",
+    ):
         engine.purge(callback.pk, timezone.now(), SUPERVISOR, CallbackState.QUEUED)
     other = request(business_process, "cb-2")
     engine.cancel(other.pk, timezone.now(), SUPERVISOR)
@@ -317,7 +320,7 @@ def test_a_refusal_answers_409_with_the_current_state_in_words(business_process,
 
     stale = client.post(url("send-to-queue"), {"expected_state": "scheduled"}, format="json")
     assert stale.status_code == 409
-    assert stale.json()["detail"].startswith("Callback cb-1 is now Processing (Dialing) (HandlingByAgent); it was ")
+    assert stale.json()["detail"].startswith("Callback cb-1 is now Processing (Dialing, HandlingByAgent); it was ")
 
     engine.cancel(request(business_process, "cb-2").pk, timezone.now(), SUPERVISOR)
     late = client.post(url("cancel", "cb-2"), {}, format="json")
