@@ -45,6 +45,14 @@ Completion statuses
 Supervisor actions
     Send to queue: Pending only. Purge (PURGED) and Cancel (CANCELLED): any open callback except one in
     PROCESSING (seed 004); a callback that was only Offered has its attempt closed as Withdrawn.
+    Reschedule: Pending (SCHEDULED) only, to a desired time inside the schedule-ahead window; the callback
+    then counts as one that began scheduled.
+    Recreate: a Completed callback only, once: a new immediate callback with the same business process, phone,
+    customer name and owner agent, and the external id "<old id>-r<n>"; both audit trails name the other.
+    Stale pages: an action on one callback may carry the state the user's page showed (``expected_state``).
+    If the callback is in another state by the time its row is locked, the action is refused, naming the
+    state it is in now — so of two supervisors acting on one callback at once, exactly one action applies
+    and the other is told what happened.
     Stop / Resume a business process: nothing is dispatched while Stopped; callbacks keep their place.
 
 The schedule (rule chosen for ABORTED)
@@ -65,6 +73,7 @@ Timers
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,7 +83,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, Max, OuterRef, prefetch_related_objects
 from django.utils import timezone
 
-from .choices import AgentPhase, AuditAction, CallbackState, CompletionStatus, EndState
+from .choices import (
+    AUDIT_RECREATED,
+    AUDIT_RESCHEDULED,
+    LOCATION_OF_STATE,
+    AgentPhase,
+    AuditAction,
+    CallbackState,
+    CompletionStatus,
+    EndState,
+)
 from .models import Agent, Attempt, AuditEntry, BusinessProcess, Callback
 from .schedule import is_dispatchable, is_open, local_day_start
 from .signals import business_process_changed
@@ -147,6 +165,7 @@ def request_callback(
     customer_name: str = "",
     desired_time: datetime | None = None,
     owner_agent: Agent | None = None,
+    note: str = "",
 ) -> Callback:
     """A customer asks to be called back (phone already normalized to E.164)."""
     if desired_time is not None:
@@ -175,7 +194,7 @@ def request_callback(
                 callback.save(force_insert=True)
         except IntegrityError:
             raise TransitionRefused(f"Callback {external_id} already exists.") from None
-        _audit(AuditAction.CALLBACK_REQUESTED, actor, callback, changes=_diff({}, _snapshot(callback)))
+        _audit(AuditAction.CALLBACK_REQUESTED, actor, callback, changes=_diff({}, _snapshot(callback)), note=note)
     return callback
 
 
@@ -328,10 +347,11 @@ def end_wrapup(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callbac
 # Supervisor and integration actions
 
 
-def send_to_queue(callback_id, at: datetime, actor: Actor) -> Callback:
+def send_to_queue(callback_id, at: datetime, actor: Actor, expected_state: str | None = None) -> Callback:
     """A supervisor sends a Pending callback to queue at once (it is still only offered while Active)."""
     with transaction.atomic():
         callback = _lock(callback_id)
+        _check_expected_state(callback, expected_state)
         before = _snapshot(callback)
         _require_state(callback, CallbackState.SCHEDULED, "be sent to queue")
         _put_in_queue(callback, at)
@@ -340,14 +360,66 @@ def send_to_queue(callback_id, at: datetime, actor: Actor) -> Callback:
     return callback
 
 
-def purge(callback_id, at: datetime, actor: Actor) -> Callback:
+def purge(callback_id, at: datetime, actor: Actor, expected_state: str | None = None) -> Callback:
     """A supervisor removes a callback: end state PURGED."""
-    return _remove(callback_id, EndState.PURGED, AuditAction.PURGED, at, actor, "")
+    return _remove(callback_id, EndState.PURGED, AuditAction.PURGED, at, actor, "", expected_state)
 
 
-def cancel(callback_id, at: datetime, actor: Actor, reason: str = "") -> Callback:
+def cancel(callback_id, at: datetime, actor: Actor, reason: str = "", expected_state: str | None = None) -> Callback:
     """The customer, the platform or a supervisor cancels a callback: end state CANCELLED."""
-    return _remove(callback_id, EndState.CANCELLED, AuditAction.CANCELLED, at, actor, reason)
+    return _remove(callback_id, EndState.CANCELLED, AuditAction.CANCELLED, at, actor, reason, expected_state)
+
+
+def reschedule(
+    callback_id, desired_time: datetime, at: datetime, actor: Actor, expected_state: str | None = None
+) -> Callback:
+    """A supervisor moves a Pending callback to another desired time (inside the schedule-ahead window)."""
+    with transaction.atomic():
+        callback = _lock(callback_id)
+        _check_expected_state(callback, expected_state)
+        _require_state(callback, CallbackState.SCHEDULED, "be rescheduled")
+        _check_in_window(callback.business_process, desired_time, "desired_time")
+        before = _snapshot(callback)
+        callback.desired_time = desired_time
+        callback.due_at = desired_time
+        callback.was_scheduled = True
+        callback.save()
+        _audit(AUDIT_RESCHEDULED, actor, callback, before)
+    return callback
+
+
+def recreate(callback_id, at: datetime, actor: Actor, expected_state: str | None = None) -> Callback:
+    """A supervisor asks for a Completed callback again: a new immediate callback, the old one is kept as it was.
+
+    Returns the new callback. A callback is recreated once; asking again is refused, naming the new one.
+    """
+    with transaction.atomic():
+        old = _lock(callback_id)
+        _check_expected_state(old, expected_state)
+        if old.state != CallbackState.COMPLETED:
+            raise TransitionRefused(
+                f"Callback {old.external_id} cannot be recreated: it is {_describe(old)}, not Completed."
+            )
+        if not old.business_process.is_active:
+            raise TransitionRefused(
+                f"Callback {old.external_id} cannot be recreated: business process {old.business_process.code} "
+                "is no longer active."
+            )
+        earlier = AuditEntry.objects.filter(callback=old, action=AUDIT_RECREATED).values_list("note", flat=True)
+        if earlier:
+            raise TransitionRefused(f"Callback {old.external_id} was already {earlier[0]}. Nothing was changed.")
+        new = request_callback(
+            external_id=_recreated_id(old.external_id),
+            business_process=old.business_process,
+            phone=old.phone,
+            customer_name=old.customer_name,
+            owner_agent=old.owner_agent,
+            at=at,
+            actor=actor,
+            note=f"recreated from {old.external_id}",
+        )
+        _audit(AUDIT_RECREATED, actor, old, changes={}, note=f"recreated as {new.external_id}")
+    return new
 
 
 def set_stopped(business_process_id: int, stopped: bool, actor: Actor) -> BusinessProcess:
@@ -561,6 +633,25 @@ def _lock(callback_id) -> Callback:
         raise TransitionRefused("No such callback.") from None
 
 
+def _check_expected_state(callback: Callback, expected_state: str | None) -> None:
+    """Refuse to act on a callback whose state changed since the user's page showed it."""
+    if expected_state is not None and callback.state != expected_state:
+        raise TransitionRefused(
+            f"Callback {callback.external_id} is now {_describe_where(callback)}; it was "
+            f"{_describe_where_state(expected_state)} when your page was drawn. Nothing was changed."
+        )
+
+
+def _recreated_id(external_id: str) -> str:
+    """The id of a recreated callback: cb-7 → cb-7-r1 (or -r2… if taken); cb-7-r1 → cb-7-r2, not cb-7-r1-r1."""
+    base = re.sub(r"-r\d+$", "", external_id)
+    taken = set(Callback.objects.filter(external_id__startswith=f"{base}-r").values_list("external_id", flat=True))
+    number = 1
+    while (candidate := f"{base[: 100 - len(f'-r{number}')]}-r{number}") in taken:
+        number += 1
+    return candidate
+
+
 def _require_state(callback: Callback, state: str, verb: str) -> None:
     if callback.state != state:
         raise TransitionRefused(
@@ -636,9 +727,12 @@ def _apply_completion(
         _make_pending(callback, until=reschedule_time)
 
 
-def _remove(callback_id, end_state: str, action: str, at: datetime, actor: Actor, note: str) -> Callback:
+def _remove(
+    callback_id, end_state: str, action: str, at: datetime, actor: Actor, note: str, expected_state: str | None
+) -> Callback:
     with transaction.atomic():
         callback = _lock(callback_id)
+        _check_expected_state(callback, expected_state)
         before = _snapshot(callback)
         verb = "be purged" if end_state == EndState.PURGED else "be cancelled"
         if callback.state == CallbackState.COMPLETED:
@@ -694,6 +788,20 @@ def _describe(callback: Callback) -> str:
     if callback.agent_phase:
         return f"{CallbackState(callback.state).label} ({AgentPhase(callback.agent_phase).label})"
     return CallbackState(callback.state).label
+
+
+def _describe_where(callback: Callback) -> str:
+    """The state with the seed's interaction location: "Queued (HandlingByBusinessProcess)", "Processing (Dialing,
+    HandlingByAgent)", "Completed (Purged)"."""
+    if callback.state == CallbackState.COMPLETED:
+        return _describe(callback)
+    phase = AgentPhase(callback.agent_phase).label if callback.agent_phase else ""
+    return f"{CallbackState(callback.state).label} ({', '.join(filter(None, [phase, callback.location]))})"
+
+
+def _describe_where_state(state: str) -> str:
+    location = LOCATION_OF_STATE.get(state)
+    return f"{CallbackState(state).label} ({location})" if location else CallbackState(state).label
 
 
 def _labels(statuses) -> str:

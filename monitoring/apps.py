@@ -3,8 +3,10 @@ from django.apps import AppConfig
 
 def _business_process_changed(sender, business_process_id: int, **kwargs) -> None:
     from .live import request_recompute
+    from .search_live import request_push
 
     request_recompute(business_process_id)
+    request_push(business_process_id)
 
 
 class MonitoringConfig(AppConfig):

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import live
+from . import live, search_live
 
 
 @shared_task(ignore_result=True)
@@ -21,3 +21,9 @@ def refresh_monitor() -> None:
 def recompute_monitor() -> None:
     """Beat, every minute: recompute everything, mending whatever a lost event or a Redis restart missed."""
     live.recompute_all()
+
+
+@shared_task(ignore_result=True)
+def push_callback_search() -> int:
+    """Push the Callback Search lists of the business processes that changed since the last run (coalesced)."""
+    return search_live.push_dirty()

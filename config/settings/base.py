@@ -199,6 +199,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's files come from the app itself, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # A callback's state and the callback actions' expected_state share one enum in the schema.
+    "ENUM_NAME_OVERRIDES": {"CallbackStateEnum": "callbacks.choices.CallbackState"},
 }
 
 # Phone numbers typed without a country code are read in this region.

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, time
 from functools import cached_property
 from itertools import groupby
 
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
-from django_tables2 import SingleTableMixin
 
 from callbacks.choices import END_STATE_COLOURS, CompletionStatus, EndState
 from callbacks.models import Attempt, BusinessProcess, Callback, ScheduleRange
 from callbacks.schedule import MIDNIGHT, local_day_start
 
-from ..columns import COLUMNS, STATUS_LABELS, TO_BE_PROCESSED, compute_rows, status
+from .. import search_live
+from ..columns import COLUMNS, STATUS_LABELS, compute_rows, status
 from ..tables_business_process import ToBeProcessedTable
 from .explain import EXPLAINED, column_rule, describe_shift_start, explain_url
 
@@ -28,6 +31,9 @@ TABS = [
     ("business-process-search", "Callback Search"),
 ]
 DAY_MINUTES = 24 * 60
+# Stands for a callback's external id in the URLs the Callback Search script fills in.
+CALLBACK = "__CALLBACK__"
+ACTIONS = ("send-to-queue", "purge")
 
 
 def format_span(seconds: float) -> str:
@@ -208,20 +214,46 @@ class BusinessProcessTimingView(BusinessProcessPageMixin, TemplateView):
         )
 
 
-class BusinessProcessSearchView(BusinessProcessPageMixin, SingleTableMixin, TemplateView):
-    """Callback Search: the callbacks to be processed (Clbk To Be Proc), newest entrance first."""
+# The row menu's actions post with the session and the CSRF token read from this cookie.
+@method_decorator(ensure_csrf_cookie, name="dispatch")
+class BusinessProcessSearchView(BusinessProcessPageMixin, TemplateView):
+    """Callback Search: the callbacks to be processed (Clbk To Be Proc), newest entrance first, live.
+
+    The rows are those monitoring.search_live pushes (the same ``search_row``), so the page and the pushes agree;
+    static/js/callback_search.js patches, sorts and filters them and runs the row menu's actions.
+    """
 
     tab = "business-process-search"
     template_name = "monitoring/business_process_search.html"
-    table_class = ToBeProcessedTable
-    table_pagination = {"per_page": 50}
 
-    def get_table_data(self) -> QuerySet[Callback]:
-        return (
-            Callback.objects.filter(TO_BE_PROCESSED, business_process=self.business_process)
-            .select_related("owner_agent", "current_agent")
-            .order_by("-created")
+    def get_context_data(self, **kwargs):
+        bp = self.business_process
+        listing = search_live.compute(bp, self.now)
+        can_act = self.request.user.has_perm("callbacks.manage_callbacks")
+        blank_cells = defaultdict(str)
+        placeholder = {"id": CALLBACK, "state": "", "created": self.now.isoformat(), "cells": blank_cells, "sort": {}}
+        actions = {action: reverse(f"api-callback-{action}", args=[CALLBACK]) for action in ACTIONS} if can_act else {}
+        config = {
+            "code": bp.code,
+            "socket": f"/ws/business-processes/{bp.code}/callbacks/",
+            "callback": CALLBACK,
+            "canAct": can_act,
+            "now": self.now.isoformat(),
+            "limit": search_live.ROW_LIMIT,
+            "urls": {
+                # The Callbacks page across business processes (issue 4, built beside this tab), searching by id.
+                "find": f"/callbacks/?q={CALLBACK}",
+                **actions,
+            },
+        }
+        return super().get_context_data(
+            table=ToBeProcessedTable(listing.rows, now=self.now),
+            # The row the script clones for a callback the page did not have when it was rendered.
+            row_template=ToBeProcessedTable([placeholder], now=self.now),
+            total=listing.total,
+            more=listing.total > len(listing.rows),
+            limit=search_live.ROW_LIMIT,
+            can_act=can_act,
+            search_config=config,
+            **kwargs,
         )
-
-    def get_table_kwargs(self) -> dict:
-        return {"business_process": self.business_process, "now": self.now}

@@ -1,7 +1,7 @@
 /*
  * A business process page, live: the Callback Performance card's numbers follow the monitor's pushes
- * (/ws/monitor/, protocol in monitoring/live.py), and the Callback Search list is redrawn when its business
- * process changes. Reconnects by itself; a gap in the sequence asks for a snapshot.
+ * (/ws/monitor/, protocol in monitoring/live.py). Reconnects by itself; a gap in the sequence asks for a
+ * snapshot. (The Callback Search tab has its own list socket: static/js/callback_search.js.)
  */
 (function () {
   "use strict";
@@ -13,7 +13,6 @@
   let socket = null;
   let seq = null;
   let backoff = 500;
-  let refreshing = false;
 
   function patch(row) {
     for (const [key, text] of Object.entries(row.cells)) {
@@ -31,25 +30,8 @@
     }
   }
 
-  // The Callback Search list is server-rendered (sorting, paging): fetch this very page and swap the list.
-  async function refreshList() {
-    if (refreshing) return;
-    refreshing = true;
-    try {
-      const response = await fetch(window.location.href, { headers: { "X-Requested-With": "fetch" } });
-      if (response.ok) {
-        const page = new DOMParser().parseFromString(await response.text(), "text/html");
-        const fresh = page.querySelector("[data-bp][data-live]");
-        if (fresh) root.innerHTML = fresh.innerHTML;
-      }
-    } finally {
-      refreshing = false;
-    }
-  }
-
   function apply(row) {
-    if (root.dataset.live === "card") patch(row);
-    else refreshList();
+    patch(row);
     if (asOf) asOf.textContent = new Date().toLocaleTimeString();
   }
 

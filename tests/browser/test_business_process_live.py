@@ -31,5 +31,5 @@ def test_the_callback_search_list_shows_a_new_callback_without_reload(monitor_pa
 
     assert events.request("cb-new", business_process="SALES").status_code == 201
 
-    expect(page.locator('[data-live="list"] tr[data-callback="cb-new"]')).to_be_visible()
+    expect(page.locator('#search-table tr[data-callback="cb-new"]')).to_be_visible()
     assert page.evaluate("window.notReloaded") is True

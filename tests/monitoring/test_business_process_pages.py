@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from callbacks import engine
-from callbacks.models import Agent, BusinessProcess, ScheduleException
+from callbacks.models import Agent, BusinessProcess, Callback, ScheduleException
+from monitoring import search_live
 from monitoring.columns import compute_rows
 
 from .test_explain import ACTOR, attempt, build_scenario, request
@@ -235,33 +236,42 @@ def test_the_timing_tab_shows_the_week_and_the_exceptions(make_business_process,
 
 
 def records(response) -> list:
-    return [row.record for row in response.context["table"].page.object_list]
+    return [row.record for row in response.context["table"].rows]
+
+
+def row_cells(html: str, ext: str) -> list[str]:
+    row = re.search(rf'<tr data-callback="{ext}"[^>]*>(.*?)</tr>', html, re.S).group(1)
+    return [re.sub(r"<[^>]+>|⋮", "", cell).strip() for cell in re.findall(r"<td[^>]*>\s*(.*?)\s*</td>", row, re.S)]
 
 
 def test_the_search_tab_lists_the_callbacks_to_be_processed(scenario, supervisor):
     response = get(supervisor, url("business-process-search"))
-    assert [record.external_id for record in records(response)] == ["J", "I", "H"], "newest entrance first"
+    assert [record["id"] for record in records(response)] == ["J", "I", "H"], "newest entrance first"
     html = response.content.decode()
-    rows = {
-        ext: re.search(rf'<tr data-callback="{ext}"[^>]*>(.*?)</tr>', html, re.S).group(1) for ext in ("H", "I", "J")
-    }
-    cells = {ext: re.findall(r"<td[^>]*>\s*(.*?)\s*</td>", row, re.S) for ext, row in rows.items()}
+    cells = {ext: row_cells(html, ext) for ext in ("H", "I", "J")}
     # external id, phone, customer, location, state, attempts, desired time, next return, owner, agent, entrance, wait
+    assert cells["H"][0] == "H"
     assert cells["H"][3:6] == ["HandlingByBusinessProcess", "Queued", "0 of 2"]
     assert cells["I"][3:6] == ["Pending", "Scheduled", "1 of 2"]
     assert cells["J"][3:6] == ["HandlingByAgent", "Dialing", "0 of 2"]
     assert cells["J"][9] == "Alice Agent"
     assert cells["H"][6] == "As soon as possible"
     paris = ZoneInfo("Europe/Paris")
-    pending = next(record for record in records(response) if record.external_id == "I")
+    pending = Callback.objects.get(external_id="I")
     assert cells["I"][7] == dateformat.format(pending.due_at.astimezone(paris), "j M H:i"), "next return to queue"
     assert cells["J"][7] == "—", "a Dialing callback's due time is its no-answer deadline, not a return to queue"
-    assert cells["H"][10] == dateformat.format(records(response)[2].created.astimezone(paris), "j M H:i")
+    created_h = Callback.objects.get(external_id="H").created
+    assert cells["H"][10] == dateformat.format(created_h.astimezone(paris), "j M H:i")
     assert cells["H"][11] == "30 min"
-    assert "3</strong> callbacks to be processed" in html
+    assert re.search(r'<tr data-callback="H" data-state="queued" data-created="[^"]+"', html)
+    assert re.search(r'<td data-col="waiting" data-sort="-[0-9.]+" class="num">', html), "the browser sorts by it"
+    assert "<strong data-total>3</strong>" in html
 
 
-def test_the_search_tab_pages_by_50_with_constant_queries(make_business_process, supervisor):
+def test_the_search_tab_shows_the_newest_callbacks_up_to_the_limit_with_constant_queries(
+    make_business_process, supervisor, monkeypatch
+):
+    monkeypatch.setattr(search_live, "ROW_LIMIT", 20)
     bp = make_business_process("BIG")
     owners = [Agent.objects.create(login_id=f"owner-{n}") for n in range(3)]
     now = timezone.now()
@@ -283,13 +293,32 @@ def test_the_search_tab_pages_by_50_with_constant_queries(make_business_process,
             get(supervisor, url("business-process-search", "BIG"))
         return len(captured)
 
-    add(5, 0)
-    few = queries()
-    add(55, 5)
-    assert queries() == few
+    add(20, 0)
+    full = queries()
+    add(35, 20)
+    assert queries() == full > 0, "one query for the rows and one count, whatever the number of callbacks"
     response = get(supervisor, url("business-process-search", "BIG"))
-    assert len(records(response)) == 50
-    assert response.context["table"].paginator.count == 60
-    second = get(supervisor, url("business-process-search", "BIG"), page=2)
-    assert [record.external_id for record in records(second)] == [f"cb-{n:03d}" for n in range(50, 60)]
-    assert "owner-1" in second.content.decode()
+    assert [record["id"] for record in records(response)] == [f"cb-{n:03d}" for n in range(20)]
+    html = response.content.decode()
+    assert "<strong data-total>55</strong><span data-more>, the newest 20 shown</span>" in html
+    assert "owner-1" in html
+
+
+@pytest.mark.parametrize("role, acts", [("supervisors", True), ("administrators", True), ("managers", False)])
+def test_the_search_tab_offers_actions_only_to_those_who_may_act(scenario, client, make_user, role, acts):
+    client.force_login(make_user(role))
+    response = get(client, url("business-process-search"))
+    html = response.content.decode()
+    config = response.context["search_config"]
+
+    assert ('data-action="send-to-queue"' in html, 'data-action="purge"' in html) == (acts, acts)
+    assert ('id="confirm-dialog"' in html) == acts
+    assert "Find on the Callbacks page" in html, "everyone gets the links"
+    assert config["canAct"] is acts
+    if acts:
+        assert config["urls"]["purge"] == "/api/v1/callbacks/__CALLBACK__/purge/"
+        assert config["urls"]["send-to-queue"] == "/api/v1/callbacks/__CALLBACK__/send-to-queue/"
+    else:
+        assert set(config["urls"]) == {"find"}
+    assert config["socket"] == "/ws/business-processes/PARIS/callbacks/"
+    assert "csrftoken" in response.cookies, "the script posts with the CSRF token from this cookie"
