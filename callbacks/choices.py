@@ -111,6 +111,8 @@ class AuditAction(models.TextChoices):
     NO_ANSWER_TIMEOUT = "attempt.no_answer_timeout", "No answer (timer)"
     RELEASED_TO_QUEUE = "callback.released", "Returned to queue"
     SENT_TO_QUEUE = "callback.sent_to_queue", "Sent to queue"
+    RESCHEDULED = "callback.rescheduled", "Callback rescheduled"
+    RECREATED = "callback.recreated", "Callback recreated"
     CANCELLED = "callback.cancelled", "Callback cancelled"
     PURGED = "callback.purged", "Callback purged"
     ABORTED = "callback.aborted", "Callback aborted (schedule closed)"
@@ -118,10 +120,3 @@ class AuditAction(models.TextChoices):
     RESUMED = "business_process.resumed", "Callbacks resumed"
     SCHEDULE_OPENED = "business_process.schedule_opened", "Schedule opened"
     SCHEDULE_CLOSED = "business_process.schedule_closed", "Schedule closed"
-
-
-# Audit actions of the per-callback supervisor actions (issue 4). They are not (yet) among AuditAction's choices:
-# adding choices to AuditEntry.action takes a migration (no database change), which comes with the merge of
-# issue 4's migrations. The column takes any value meanwhile; the audit trail shows these as they are.
-AUDIT_RESCHEDULED = "callback.rescheduled"
-AUDIT_RECREATED = "callback.recreated"

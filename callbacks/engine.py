@@ -84,8 +84,6 @@ from django.db.models import Exists, Max, OuterRef, prefetch_related_objects
 from django.utils import timezone
 
 from .choices import (
-    AUDIT_RECREATED,
-    AUDIT_RESCHEDULED,
     LOCATION_OF_STATE,
     AgentPhase,
     AuditAction,
@@ -384,7 +382,7 @@ def reschedule(
         callback.due_at = desired_time
         callback.was_scheduled = True
         callback.save()
-        _audit(AUDIT_RESCHEDULED, actor, callback, before)
+        _audit(AuditAction.RESCHEDULED, actor, callback, before)
     return callback
 
 
@@ -405,7 +403,7 @@ def recreate(callback_id, at: datetime, actor: Actor, expected_state: str | None
                 f"Callback {old.external_id} cannot be recreated: business process {old.business_process.code} "
                 "is no longer active."
             )
-        earlier = AuditEntry.objects.filter(callback=old, action=AUDIT_RECREATED).values_list("note", flat=True)
+        earlier = AuditEntry.objects.filter(callback=old, action=AuditAction.RECREATED).values_list("note", flat=True)
         if earlier:
             raise TransitionRefused(f"Callback {old.external_id} was already {earlier[0]}. Nothing was changed.")
         new = request_callback(
@@ -418,7 +416,7 @@ def recreate(callback_id, at: datetime, actor: Actor, expected_state: str | None
             actor=actor,
             note=f"recreated from {old.external_id}",
         )
-        _audit(AUDIT_RECREATED, actor, old, changes={}, note=f"recreated as {new.external_id}")
+        _audit(AuditAction.RECREATED, actor, old, changes={}, note=f"recreated as {new.external_id}")
     return new
 
 

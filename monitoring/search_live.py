@@ -205,6 +205,5 @@ def _dump(row: dict) -> str:
 
 
 def _send(business_process_id: int, message: dict) -> None:
-    async_to_sync(get_channel_layer().group_send)(
-        group_name(business_process_id), {"type": "search.message", "message": message}
-    )
+    group_message = {"type": "search.message", "text": json.dumps(message)}
+    async_to_sync(get_channel_layer().group_send)(group_name(business_process_id), group_message)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from callbacks import engine
-from callbacks.choices import AUDIT_RECREATED, AUDIT_RESCHEDULED, AuditAction, CallbackState
+from callbacks.choices import AuditAction, CallbackState
 from callbacks.models import Agent, Attempt, AuditEntry, Callback
 from tests.conftest import fetch
 
@@ -139,7 +139,7 @@ def test_reschedule_moves_a_pending_callback_and_audits_before_and_after(busines
         True,
     )
     entry = AuditEntry.objects.filter(callback=moved).first()
-    assert (entry.action, entry.actor) == (AUDIT_RESCHEDULED, "user:sophie")
+    assert (entry.action, entry.actor) == (AuditAction.RESCHEDULED, "user:sophie")
     assert entry.changes == {
         "desired_time": [old_time.isoformat(), new_time.isoformat()],
         "due_at": [old_time.isoformat(), new_time.isoformat()],
@@ -187,7 +187,7 @@ def test_recreate_makes_a_new_immediate_callback_and_both_audit_trails_name_the_
     old_entry = AuditEntry.objects.filter(callback=old).first()
     new_entry = AuditEntry.objects.get(callback=new)
     assert (old_entry.action, old_entry.note, old_entry.actor) == (
-        AUDIT_RECREATED,
+        AuditAction.RECREATED,
         "recreated as cb-1-r1",
         "user:sophie",
     )

@@ -33,26 +33,35 @@ def clean_redis():
 
 
 class GroupListener:
-    """A channel subscribed to the monitor group through the real Redis channel layer, in an event loop of its
-    own that keeps running (as a web process's does), so pushes published meanwhile are received."""
+    """A channel subscribed to a group (the monitor's by default) through the real Redis channel layer, in an
+    event loop of its own that keeps running (as a web process's does), so pushes published meanwhile are
+    received."""
 
-    def __init__(self):
+    def __init__(self, group: str = live.GROUP):
+        self.group = group
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.layer = get_channel_layer()
         self.channel = self._run(self.layer.new_channel())
-        self._run(self.layer.group_add(live.GROUP, self.channel))
+        self._run(self.layer.group_add(self.group, self.channel))
 
     def _run(self, coroutine, timeout: float = 10):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
+    def receive(self, timeout: float = 5) -> dict:
+        """The next message of the group, as the channel layer carries it."""
+        return self._run(asyncio.wait_for(self.layer.receive(self.channel), timeout), timeout + 1)
+
     def next(self, timeout: float = 5) -> dict:
-        message = self._run(asyncio.wait_for(self.layer.receive(self.channel), timeout), timeout + 1)
-        return json.loads(message["text"])
+        """The next monitor message, as browsers get it."""
+        return json.loads(self.receive(timeout)["text"])
+
+    def send(self, message: dict) -> None:
+        self._run(self.layer.group_send(self.group, message))
 
     def close(self):
-        self._run(self.layer.group_discard(live.GROUP, self.channel))
+        self._run(self.layer.group_discard(self.group, self.channel))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 

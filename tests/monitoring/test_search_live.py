@@ -5,8 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.utils import timezone
@@ -18,7 +17,7 @@ from monitoring import live, search_live
 from monitoring.tables_business_process import search_row
 from tests.conftest import fetch
 
-from .test_live import reply, run, session_headers
+from .test_live import GroupListener, reply, run, session_headers
 
 ACTOR = engine.Actor("tests")
 
@@ -34,31 +33,16 @@ def clean_redis():
     yield client
 
 
-class GroupListener:
+class SearchListener(GroupListener):
     """A channel subscribed to one business process's Callback Search group through the real Redis layer."""
 
     def __init__(self, business_process):
-        self.layer = get_channel_layer()
-        self.group = search_live.group_name(business_process.pk)
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(self.group, self.channel)
-
-    def next(self, timeout: float = 5) -> dict:
-        async def receive():
-            import asyncio
-
-            return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
-
-        return async_to_sync(receive)()["message"]
+        super().__init__(search_live.group_name(business_process.pk))
 
     def nothing(self) -> bool:
         """Nothing was sent since the last message read: the next one is a marker sent now."""
-        marker = {"type": "search.message", "message": {"type": "marker"}}
-        async_to_sync(self.layer.group_send)(self.group, marker)
+        self.send({"type": "search.message", "text": json.dumps({"type": "marker"})})
         return self.next() == {"type": "marker"}
-
-    def close(self):
-        async_to_sync(self.layer.group_discard)(self.group, self.channel)
 
 
 @pytest.fixture
@@ -68,7 +52,7 @@ def sales(make_business_process):
 
 @pytest.fixture
 def listener(sales):
-    listener = GroupListener(sales)
+    listener = SearchListener(sales)
     yield listener
     listener.close()
 
@@ -230,7 +214,7 @@ def test_the_push_costs_the_same_queries_for_3_or_30_callbacks(sales, django_ass
 
 def test_push_dirty_pushes_each_dirty_business_process_once(sales, listener, make_business_process, clean_redis):
     other = make_business_process("OTHER")
-    other_listener = GroupListener(other)
+    other_listener = SearchListener(other)
     request(sales, "cb-1")
     request(other, "cb-2")
     clean_redis.sadd(search_live.DIRTY, sales.pk, other.pk, sales.pk)
