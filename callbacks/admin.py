@@ -26,18 +26,30 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ScheduleRangeInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ScheduleRangeInline(ReadOnlyInline):
     model = ScheduleRange
-    extra = 0
 
 
-class ScheduleExceptionInline(admin.TabularInline):
+class ScheduleExceptionInline(ReadOnlyInline):
     model = ScheduleException
-    extra = 0
 
 
 @admin.register(BusinessProcess)
-class BusinessProcessAdmin(admin.ModelAdmin):
+class BusinessProcessAdmin(ReadOnlyAdmin):
+    """Read only here: business processes, their Callback Timing and schedules change through the product's
+    pages (Business processes, Callback Timing tab), which validate, audit and announce every change."""
+
     list_display = [
         "code",
         "name",
@@ -50,11 +62,6 @@ class BusinessProcessAdmin(admin.ModelAdmin):
     list_filter = ["is_stopped", "is_active", "time_zone"]
     search_fields = ["code", "name"]
     inlines = [ScheduleRangeInline, ScheduleExceptionInline]
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if not change and not form.instance.schedule_ranges.exists():
-            form.instance.add_default_schedule()
 
 
 class AttemptInline(admin.TabularInline):

@@ -1,9 +1,35 @@
 from django.urls import path
 
-from .views import business_processes, explain, monitor
+from .views import administration, business_processes, explain, monitor
 
 urlpatterns = [
     path("", monitor.MonitorView.as_view(), name="home"),
+    path(
+        "administration/business-processes/",
+        administration.BusinessProcessesView.as_view(),
+        name="administration-business-processes",
+    ),
+    path(
+        "administration/business-processes/<str:code>/rename/",
+        administration.RenameBusinessProcessView.as_view(),
+        name="administration-rename-business-process",
+    ),
+    path(
+        "administration/business-processes/<str:code>/deactivate/",
+        administration.SetActiveView.as_view(active=False),
+        name="administration-deactivate-business-process",
+    ),
+    path(
+        "administration/business-processes/<str:code>/reactivate/",
+        administration.SetActiveView.as_view(active=True),
+        name="administration-reactivate-business-process",
+    ),
+    path("administration/api-tokens/", administration.ApiTokensView.as_view(), name="administration-api-tokens"),
+    path(
+        "administration/api-tokens/<int:pk>/revoke/",
+        administration.RevokeTokenView.as_view(),
+        name="administration-revoke-api-token",
+    ),
     path(
         "business-processes/<str:code>/",
         business_processes.BusinessProcessPerformanceView.as_view(),
