@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import administration, business_processes, explain, monitor
+from .views import administration, business_processes, explain, monitor, whatif
 
 urlpatterns = [
     path("", monitor.MonitorView.as_view(), name="home"),
@@ -39,6 +39,11 @@ urlpatterns = [
         "business-processes/<str:code>/timing/",
         business_processes.BusinessProcessTimingView.as_view(),
         name="business-process-timing",
+    ),
+    path(
+        "business-processes/<str:code>/timing/what-if/",
+        whatif.WhatIfView.as_view(),
+        name="business-process-what-if",
     ),
     path(
         "business-processes/<str:code>/search/",
