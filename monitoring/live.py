@@ -42,9 +42,11 @@ KEY_PREFIX = settings.MONITOR_REDIS_PREFIX
 DIRTY = KEY_PREFIX + "dirty"  # set of business process ids waiting for a recompute
 SCHEDULED = KEY_PREFIX + "scheduled"  # present while a recompute is already on its way
 SNAPSHOT = KEY_PREFIX + "snapshot"  # hash: code → the row as last pushed (message + the sums behind totals)
+TOTALS = KEY_PREFIX + "totals"  # the sums of every row of SNAPSHOT, kept with it, so a push reads only its rows
 SEQ = KEY_PREFIX + "seq"
 COMPLETE = KEY_PREFIX + "complete"  # present once a full recompute filled the snapshot (gone if Redis was emptied)
 PUSH_LOCK = KEY_PREFIX + "push-lock"
+SUMMED = ("proc", "reached", "to_be_processed", "purged", "handled_attempts", "handle_seconds")  # behind totals
 
 _client: redis.Redis | None = None
 
@@ -132,25 +134,38 @@ def push(monitor: Monitor, *, complete: bool) -> int | None:
     """
     client = redis_client()
     with client.lock(PUSH_LOCK, timeout=30, blocking_timeout=30):
-        stored = {code.decode(): json.loads(value) for code, value in client.hgetall(SNAPSHOT).items()}
+        codes = [row.code for row in monitor.rows]
+        sums = _load_json(client.get(TOTALS))
+        if complete or sums is None:
+            stored = {code.decode(): json.loads(value) for code, value in client.hgetall(SNAPSHOT).items()}
+        else:  # only the rows pushed now: the totals move by their differences
+            values = client.hmget(SNAPSHOT, codes) if codes else []
+            stored = {code: json.loads(value) for code, value in zip(codes, values, strict=True) if value}
         changed = [row for row in monitor.rows if _newer_and_different(row, stored.get(row.code))]
-        removed = sorted(set(stored) - {row.code for row in monitor.rows}) if complete else []
+        removed = sorted(set(stored) - set(codes)) if complete else []
         if not changed and not removed:
             seq = int(client.get(SEQ) or 0)
             if complete:
                 client.set(COMPLETE, 1)
                 _send({"type": "heartbeat", "seq": seq, "computed_at": monitor.computed_at.isoformat()})
             return seq
-        for row in changed:
-            stored[row.code] = _stored(row)
-        for code in removed:
-            stored.pop(code)
-        total_row = _totals_from(stored, monitor.computed_at)
+        if complete or sums is None:
+            for row in changed:
+                stored[row.code] = _stored(row)
+            for code in removed:
+                stored.pop(code)
+            sums = _sum(entry["sums"] for entry in stored.values())
+        else:
+            for row in changed:
+                before = stored.get(row.code, {}).get("sums", {})
+                sums = {key: value + _stored(row)["sums"][key] - before.get(key, 0) for key, value in sums.items()}
+        total_row = totals([Row(code="", name="", **sums)], monitor.computed_at)
         pipe = client.pipeline(transaction=True)
         if changed:
             pipe.hset(SNAPSHOT, mapping={row.code: json.dumps(_stored(row)) for row in changed})
         if removed:
             pipe.hdel(SNAPSHOT, *removed)
+        pipe.set(TOTALS, json.dumps(sums))
         pipe.set(KEY_PREFIX + "computed_at", monitor.computed_at.isoformat())
         if complete:
             pipe.set(COMPLETE, 1)
@@ -207,20 +222,24 @@ def _newer_and_different(row: Row, stored: dict | None) -> bool:
 
 def _stored(row: Row) -> dict:
     """What the snapshot keeps of a row: what was pushed, and the sums the totals row is made of."""
-    sums = {
-        "proc": row.proc,
-        "reached": row.reached,
-        "to_be_processed": row.to_be_processed,
-        "purged": row.purged,
-        "handled_attempts": row.handled_attempts,
-        "handle_seconds": row.handle_seconds,
-    }
     return {
         "message": row.as_message(),
-        "sums": sums,
+        "sums": {key: getattr(row, key) for key in SUMMED},
         "computed_at": row.computed_at.isoformat(),
         "shift_start": row.shift_start.isoformat() if row.shift_start else None,
     }
+
+
+def _sum(all_sums) -> dict:
+    sums = dict.fromkeys(SUMMED, 0)
+    for row_sums in all_sums:
+        for key in SUMMED:
+            sums[key] += row_sums[key]
+    return sums
+
+
+def _load_json(value: bytes | None):
+    return json.loads(value) if value else None
 
 
 def _totals_from(stored: dict[str, dict], now: datetime) -> Row:

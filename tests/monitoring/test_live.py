@@ -14,6 +14,7 @@ from django.conf import settings
 from django.test import Client
 
 from callbacks import engine
+from callbacks.models import BusinessProcess
 from config.asgi import application
 from monitoring import live
 from monitoring.columns import compute_rows
@@ -120,6 +121,26 @@ def test_a_partial_recompute_keeps_the_totals_of_every_business_process(make_bus
     message = listener.next()
     assert [row["code"] for row in message["rows"]] == ["SALES"]
     assert message["totals"]["cells"]["to_be_processed"] == "1"
+
+
+def test_totals_moved_by_partial_pushes_equal_a_fresh_recompute(make_business_process, listener, events):
+    """A partial push reads only its own rows; the totals it sends must still be those of every row."""
+    make_business_process("SALES")
+    make_business_process("SUPPORT")
+    live.recompute_all()
+    listener.next()
+    for callback, business_process in [("cb-1", "SALES"), ("cb-2", "SUPPORT"), ("cb-3", "SUPPORT")]:
+        assert events.request(callback, business_process).status_code == 201
+        live.push(
+            compute_rows(business_process_ids=[BusinessProcess.objects.get(code=business_process).pk]), complete=False
+        )
+        message = listener.next()
+    assert events.cancel("cb-2").status_code == 201
+    live.push(compute_rows(business_process_ids=[BusinessProcess.objects.get(code="SUPPORT").pk]), complete=False)
+    message = listener.next()
+
+    assert message["totals"] == compute_rows().totals.as_message()
+    assert message["totals"]["cells"]["to_be_processed"] == "2"
 
 
 def sales_pk() -> int:
