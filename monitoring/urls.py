@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import administration, agent_report, business_processes, explain, monitor, whatif
+from .views import administration, agent_report, business_processes, explain, monitor, summary_report, whatif
 
 urlpatterns = [
     path("", monitor.MonitorView.as_view(), name="home"),
@@ -53,4 +53,5 @@ urlpatterns = [
     path("business-processes/<str:code>/explain/<str:column>/", explain.ExplainView.as_view(), name="explain-column"),
     path("explain/<str:column>/", explain.ExplainView.as_view(), name="explain-totals"),
     path("reports/agents/", agent_report.AgentReportView.as_view(), name="report-agents"),
+    path("reports/summary/", summary_report.SummaryReportView.as_view(), name="report-summary"),
 ]
