@@ -118,3 +118,5 @@ class AuditAction(models.TextChoices):
     RESUMED = "business_process.resumed", "Callbacks resumed"
     SCHEDULE_OPENED = "business_process.schedule_opened", "Schedule opened"
     SCHEDULE_CLOSED = "business_process.schedule_closed", "Schedule closed"
+    TIMING_CHANGED = "business_process.timing_changed", "Callback Timing changed"
+    SCHEDULE_CHANGED = "business_process.schedule_changed", "Schedule changed"
