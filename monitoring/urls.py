@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import business_processes, explain, monitor
+from .views import audit, business_processes, explain, monitor, timing
 
 urlpatterns = [
     path("", monitor.MonitorView.as_view(), name="home"),
@@ -11,8 +11,18 @@ urlpatterns = [
     ),
     path(
         "business-processes/<str:code>/timing/",
-        business_processes.BusinessProcessTimingView.as_view(),
+        timing.BusinessProcessTimingView.as_view(),
         name="business-process-timing",
+    ),
+    path(
+        "business-processes/<str:code>/timing/settings/",
+        timing.TimingSettingsView.as_view(),
+        name="business-process-timing-settings",
+    ),
+    path(
+        "business-processes/<str:code>/timing/schedule/",
+        timing.TimingScheduleView.as_view(),
+        name="business-process-timing-schedule",
     ),
     path(
         "business-processes/<str:code>/search/",
@@ -21,4 +31,5 @@ urlpatterns = [
     ),
     path("business-processes/<str:code>/explain/<str:column>/", explain.ExplainView.as_view(), name="explain-column"),
     path("explain/<str:column>/", explain.ExplainView.as_view(), name="explain-totals"),
+    path("audit/", audit.AuditLogView.as_view(), name="audit-log"),
 ]
