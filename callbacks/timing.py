@@ -169,7 +169,7 @@ def schedule_values(business_process: BusinessProcess) -> dict:
 
 
 def schedule_preview(business_process: BusinessProcess, now: datetime) -> str:
-    """"Open now, closes at 18:00 (in 2 h 14 min)" or "Closed, opens Monday 08:00", in the local time zone."""
+    """ "Open now, closes at 18:00 (in 2 h 14 min)" or "Closed, opens Monday 08:00", in the local time zone."""
     tz = business_process.tz
     local = now.astimezone(tz)
     spans = _open_spans(business_process, local.date(), days=15)

@@ -26,7 +26,7 @@ _RANGE = re.compile(r"^(\d{1,2}:\d{2})\s*(?:-|–|—|to)\s*(\d{1,2}:\d{2})$")
 
 
 def parse_clock(text: str, *, end: bool = False) -> time:
-    """"8:00" or "08:00"; "24:00" only as an end (midnight, stored as 00:00 like the model does)."""
+    """ "8:00" or "08:00"; "24:00" only as an end (midnight, stored as 00:00 like the model does)."""
     match = _CLOCK.match(text.strip())
     if match:
         hour, minute = int(match.group(1)), int(match.group(2))
@@ -38,7 +38,7 @@ def parse_clock(text: str, *, end: bool = False) -> time:
 
 
 def parse_ranges(text: str, where: str) -> list[tuple[time, time]]:
-    """"08:00–12:00, 13:00–18:00" as ranges; empty or "closed" is none. Reversed or overlapping ranges refused."""
+    """ "08:00–12:00, 13:00–18:00" as ranges; empty or "closed" is none. Reversed or overlapping ranges refused."""
     cleaned = text.strip()
     if cleaned.lower() in ("", "closed"):
         return []

@@ -50,10 +50,14 @@ def stale_message(stale: timing.StaleChange) -> str:
     """The refusal, what the other person changed, and what saving again would do."""
     changed = ""
     if stale.entry is not None:
-        changed = " Their change: " + "; ".join(
-            f"{field_label(field)} {describe_change(field, before)} → {describe_change(field, after)}"
-            for field, (before, after) in stale.entry.changes.items()
-        ) + "."
+        changed = (
+            " Their change: "
+            + "; ".join(
+                f"{field_label(field)} {describe_change(field, before)} → {describe_change(field, after)}"
+                for field, (before, after) in stale.entry.changes.items()
+            )
+            + "."
+        )
     return f"{stale}{changed} Save again to replace them with yours."
 
 
@@ -78,9 +82,7 @@ class BusinessProcessTimingView(BusinessProcessPageMixin, TemplateView):
         }
         if context["can_edit"]:
             version = timing.timing_version(bp.pk)
-            kwargs.setdefault(
-                "settings_form", TimingSettingsForm(instance=copy.copy(bp), initial={"version": version})
-            )
+            kwargs.setdefault("settings_form", TimingSettingsForm(instance=copy.copy(bp), initial={"version": version}))
             kwargs.setdefault("schedule_form", ScheduleForm(initial=ScheduleForm.initial_for(bp, version)))
             kwargs.setdefault("exception_formset", ScheduleExceptionFormSet(initial=self.exception_initial(bp)))
         return super().get_context_data(**context, **kwargs)
@@ -225,9 +227,8 @@ class TimingScheduleView(TimingEditMixin, BusinessProcessTimingView):
             if f.has_changed() and not formset._should_delete_form(f)
         ]
         try:
-            timing.change_schedule(
-                bp.pk, form.cleaned_data["weekly"], exceptions, Actor.for_user(request.user), form.cleaned_data["version"]
-            )
+            actor, version = Actor.for_user(request.user), form.cleaned_data["version"]
+            timing.change_schedule(bp.pk, form.cleaned_data["weekly"], exceptions, actor, version)
         except timing.StaleChange as stale:
             data = form.data.copy()
             data["version"] = timing.timing_version(bp.pk)
@@ -242,4 +243,3 @@ class TimingScheduleView(TimingEditMixin, BusinessProcessTimingView):
         return BusinessProcess.objects.prefetch_related("schedule_ranges", "schedule_exceptions").get(
             pk=self.business_process.pk
         )
-
