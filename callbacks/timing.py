@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -171,10 +171,15 @@ def schedule_values(business_process: BusinessProcess) -> dict:
 def schedule_preview(business_process: BusinessProcess, now: datetime) -> str:
     """ "Open now, closes at 18:00 (in 2 h 14 min)" or "Closed, opens Monday 08:00", in the local time zone."""
     tz = business_process.tz
+    now = now.astimezone(UTC)  # aware datetimes of one tzinfo subtract by wall clock; across tzinfos, truly
     local = now.astimezone(tz)
-    spans = _open_spans(business_process, local.date(), days=15)
+    days = 15
+    spans = _open_spans(business_process, local.date(), days)
+    horizon = datetime.combine(local.date() + timedelta(days=days), MIDNIGHT, tzinfo=tz)
     for start, end in spans:
         if start <= now < end:
+            if end >= horizon:
+                return "Open now, no closing in the next two weeks"
             close = end.astimezone(tz)
             return f"Open now, closes {_when(close, local)} ({_in(end - now)})"
         if start > now:
