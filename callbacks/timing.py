@@ -125,6 +125,11 @@ def format_duration(seconds: int) -> str:
     return " ".join(parts) or "0"
 
 
+def join_notes(exceptions: list[ScheduleException]) -> str:
+    """The notes of one date's exceptions (each range of special hours carries the date's note)."""
+    return "; ".join(dict.fromkeys(e.note for e in exceptions if e.note))
+
+
 def format_range(start: time, end: time) -> str:
     return f"{start:%H:%M}–{'24:00' if end == MIDNIGHT else f'{end:%H:%M}'}"
 
@@ -163,7 +168,7 @@ def schedule_values(business_process: BusinessProcess) -> dict:
     for day, exceptions in sorted(by_date.items()):
         ranges = sorted((e.start, e.end) for e in exceptions if not e.is_closed_all_day)
         text = ", ".join(format_range(*r) for r in ranges) or "closed all day"
-        note = "; ".join(e.note for e in exceptions if e.note)
+        note = join_notes(exceptions)
         values[day.isoformat()] = f"{text} ({note})" if note else text
     return values
 

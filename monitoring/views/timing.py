@@ -132,7 +132,7 @@ class BusinessProcessTimingView(BusinessProcessPageMixin, TemplateView):
                 "date": day,
                 "closed": any(e.is_closed_all_day for e in group),
                 "ranges": [format_range(e.start, e.end) for e in group if not e.is_closed_all_day],
-                "note": "; ".join(e.note for e in group if e.note),
+                "note": timing.join_notes(group),
             }
             for day, group in ((d, list(g)) for d, g in groupby(upcoming, key=lambda e: e.date))
         ]
@@ -146,7 +146,7 @@ class BusinessProcessTimingView(BusinessProcessPageMixin, TemplateView):
             {
                 "date": day,
                 "hours": ", ".join(format_range(e.start, e.end) for e in group if not e.is_closed_all_day),
-                "note": "; ".join(e.note for e in group if e.note),
+                "note": timing.join_notes(group),
             }
             for day, group in ((d, list(g)) for d, g in groupby(exceptions, key=lambda e: e.date))
         ]
