@@ -187,7 +187,8 @@ def test_one_bad_value_saves_nothing_and_each_message_stands_beside_its_field(sa
 def test_a_stale_form_is_refused_naming_who_changed_what_and_then_may_be_saved(sales, client, make_user):
     other, mine = make_user("administrators", "bob"), make_user("administrators", "alice")
     client.force_login(other)
-    assert client.post(url("business-process-timing-settings"), settings_data(attempts_before_failure="5")).status_code == 302
+    saved = client.post(url("business-process-timing-settings"), settings_data(attempts_before_failure="5"))
+    assert saved.status_code == 302
 
     client.force_login(mine)  # alice opened the page before bob saved: her form carries version 0
     response = client.post(url("business-process-timing-settings"), settings_data(no_answer_seconds="30"))
@@ -269,7 +270,8 @@ def test_an_overlap_on_one_day_saves_nothing_of_the_schedule(sales, admin):
 
 
 def test_a_stale_schedule_form_is_refused(sales, admin):
-    assert admin.post(url("business-process-timing-settings"), settings_data(failed_pct_threshold="40")).status_code == 302
+    saved = admin.post(url("business-process-timing-settings"), settings_data(failed_pct_threshold="40"))
+    assert saved.status_code == 302
     response = admin.post(url("business-process-timing-schedule"), schedule_data(version=0, day_0=""))
     assert response.status_code == 409
     assert "Not saved: alice changed this business process" in response.content.decode()
