@@ -25,7 +25,7 @@ class AuditEntryFilterSet(django_filters.FilterSet):
     )
     action = django_filters.MultipleChoiceFilter(choices=AuditAction.choices, label="Action")
     at = django_filters.DateFromToRangeFilter(
-        label="Date (from – to)", widget=django_filters.widgets.RangeWidget(attrs={"type": "date"})
+        label="Date (from – to)", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
     )
     callback_ref = django_filters.CharFilter(lookup_expr="iexact", label="Callback")
 

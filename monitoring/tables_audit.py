@@ -9,7 +9,7 @@ from callbacks.models import AuditEntry
 
 
 class AuditEntryTable(tables.Table):
-    at = tables.DateTimeColumn("Y-m-d H:i:s", verbose_name="When")
+    at = tables.DateTimeColumn("Y-m-d H:i:s", verbose_name="When", order_by=("at", "id"))
     actor = tables.Column("Who")
     action = tables.Column("Action")
     business_process = tables.Column(
