@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from callbacks.models import AuditEntry
@@ -13,7 +14,11 @@ class AuditEntryTable(tables.Table):
     actor = tables.Column("Who")
     action = tables.Column("Action")
     business_process = tables.Column(
-        "Business process", accessor="business_process__code", order_by=("business_process__code",), default="—"
+        "Business process",
+        accessor="business_process__code",
+        order_by=("business_process__code",),
+        default="—",
+        linkify=lambda record: reverse("business-process", kwargs={"code": record.business_process.code}),
     )
     callback_ref = tables.Column("Callback", default="—")
     changes = tables.Column("Changes (before → after)", orderable=False, empty_values=())

@@ -40,10 +40,10 @@ def describe_change(field: str, value) -> str:
 
 
 def field_label(field: str) -> str:
-    try:
-        return str(BusinessProcess._meta.get_field(field).verbose_name).replace("_", " ")
-    except Exception:  # noqa: BLE001 — schedule keys (weekday names, dates) are their own labels
-        return field
+    """A setting's label as the form shows it; schedule keys (weekday names, dates) are their own labels."""
+    if field in TimingSettingsForm.base_fields:
+        return str(TimingSettingsForm.base_fields[field].label)
+    return field
 
 
 def stale_message(stale: timing.StaleChange) -> str:

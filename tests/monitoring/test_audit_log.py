@@ -189,3 +189,12 @@ def test_a_bad_filter_is_shown_not_a_500(log, manager):
     assert response.status_code == 200
     assert "Enter a valid date." in response.content.decode()
     assert read_csv(manager.get(URL, {"at_after": "yesterday-ish", "export": "csv"}))[1:] == []
+
+
+def test_an_entry_without_business_process_or_callback_is_listed(log, manager):
+    AuditEntry.objects.create(at=datetime(2026, 11, 24, tzinfo=UTC), actor="user:root", action=AuditAction.RESUMED)
+    response = manager.get(URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "user:root" in html
+    assert f'href="{reverse("business-process", kwargs={"code": "SALES"})}"' in html

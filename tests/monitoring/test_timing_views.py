@@ -158,7 +158,7 @@ def test_saving_settings_changes_them_audits_before_after_and_announces_on_commi
     }
     page = admin.get(url()).content.decode()
     assert "Callback Timing saved" in page
-    assert "<strong>Recall Intervals (s)</strong>: 5m, 15m, 1h → 1m 30s, 1h 30m" in page
+    assert "<strong>Recall Intervals</strong>: 5m, 15m, 1h → 1m 30s, 1h 30m" in page
 
 
 def test_saving_the_same_values_records_nothing(sales, admin):
