@@ -227,6 +227,10 @@ class ScheduleExceptionForm(forms.Form):
 
 
 class BaseScheduleExceptionFormSet(forms.BaseFormSet):
+    def initial_form_count(self) -> int:
+        """Posted lines are all optional: a line emptied by the person is dropped like a removed one."""
+        return 0 if self.is_bound else super().initial_form_count()
+
     def clean(self):
         if any(self.errors):
             return

@@ -317,3 +317,26 @@ def test_the_page_header_previews_the_next_opening_or_closing(sales, admin):
     header = html.split('<nav class="tabs"')[0]
     assert "data-schedule-preview" in header
     assert ("Open now, closes" in header) or ("Closed, opens" in header)
+
+
+def test_an_exception_line_emptied_or_ticked_for_removal_is_dropped(sales, admin):
+    sales.schedule_exceptions.create(date=date(2026, 12, 25), note="Christmas")
+    sales.schedule_exceptions.create(date=date(2026, 12, 31), note="New Year's Eve")
+    page = admin.get(url())
+    assert page.context["exception_formset"].initial_form_count() == 2
+    assert 'value="2026-12-25"' in page.content.decode()
+    data = schedule_data(
+        exceptions=[
+            {"date": "", "hours": "", "note": ""},
+            {"date": "2026-12-31", "hours": "", "note": "New Year's Eve", "DELETE": "on"},
+            {"date": "2027-01-01", "hours": "", "note": "New Year"},
+        ]
+    )
+    data["form-INITIAL_FORMS"] = "2"
+    assert admin.post(url("business-process-timing-schedule"), data).status_code == 302
+    assert [(e.date, e.note) for e in sales.schedule_exceptions.all()] == [(date(2027, 1, 1), "New Year")]
+    assert AuditEntry.objects.get().changes == {
+        "2026-12-25": ["closed all day (Christmas)", None],
+        "2026-12-31": ["closed all day (New Year's Eve)", None],
+        "2027-01-01": [None, "closed all day (New Year)"],
+    }
