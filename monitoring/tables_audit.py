@@ -6,7 +6,10 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from callbacks import timing
 from callbacks.models import AuditEntry
+
+from .forms import TimingSettingsForm
 
 
 class AuditEntryTable(tables.Table):
@@ -33,19 +36,31 @@ class AuditEntryTable(tables.Table):
     def render_changes(self, value: dict) -> str:
         if not value:
             return ""
+        changes = [
+            (field_label(field), describe_change(field, before), describe_change(field, after))
+            for field, (before, after) in value.items()
+        ]
         return format_html(
-            '<ul class="audit-changes">{}</ul>',
-            format_html_join("", "<li><strong>{}</strong>: {} → {}</li>", audit_changes(value)),
+            '<ul class="audit-changes">{}</ul>', format_html_join("", "<li><strong>{}</strong>: {} → {}</li>", changes)
         )
 
 
-def audit_changes(changes: dict) -> list[tuple[str, str, str]]:
-    return [(field, _text(before), _text(after)) for field, (before, after) in changes.items()]
+def field_label(field: str) -> str:
+    """A Callback Timing setting's label as its form shows it; other keys (callback fields, weekday names,
+    dates of schedule exceptions) are shown as recorded."""
+    if field in TimingSettingsForm.base_fields:
+        return str(TimingSettingsForm.base_fields[field].label)
+    return field
 
 
-def _text(value) -> str:
+def describe_change(field: str, value) -> str:
+    """A recorded before or after value as people read it (durations of the timing settings as typed)."""
     if value is None:
         return "—"
+    if field == "recall_intervals":
+        return ", ".join(timing.format_duration(seconds) for seconds in value)
+    if field == "max_schedule_ahead":
+        return timing.format_duration(value)
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return str(value)

@@ -19,31 +19,11 @@ from callbacks.models import AuditEntry, BusinessProcess, ScheduleRange
 from callbacks.schedule import MIDNIGHT
 
 from ..forms import ScheduleExceptionFormSet, ScheduleForm, TimingSettingsForm
+from ..tables_audit import describe_change, field_label
 from .business_processes import BusinessProcessPageMixin, _bar, format_range, format_recall_intervals, format_span
 
 EDIT_PERMISSION = "callbacks.change_callback_timing"
 HISTORY_PER_PAGE = 10
-DURATION_FIELDS = {"max_schedule_ahead"}
-
-
-def describe_change(field: str, value) -> str:
-    """A before or after value of the audit log, as the Timing tab shows it."""
-    if value is None:
-        return "—"
-    if field == "recall_intervals":
-        return ", ".join(timing.format_duration(seconds) for seconds in value)
-    if field in DURATION_FIELDS:
-        return timing.format_duration(value)
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return str(value)
-
-
-def field_label(field: str) -> str:
-    """A setting's label as the form shows it; schedule keys (weekday names, dates) are their own labels."""
-    if field in TimingSettingsForm.base_fields:
-        return str(TimingSettingsForm.base_fields[field].label)
-    return field
 
 
 def stale_message(stale: timing.StaleChange) -> str:

@@ -87,7 +87,7 @@ def test_everything_is_listed_newest_first(log, manager):
     response = manager.get(URL)
     assert listed(response) == [log[k].pk for k in ("aborted", "stopped", "released", "timing", "purged", "requested")]
     html = response.content.decode()
-    assert "Callback Timing changed" in html and "<strong>attempts_before_failure</strong>: 3 → 2" in html
+    assert "Callback Timing changed" in html and "<strong>Attempts Before Failure</strong>: 3 → 2" in html
 
 
 def test_entries_the_engine_writes_are_listed(business_process, manager):
