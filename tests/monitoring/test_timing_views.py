@@ -179,7 +179,7 @@ def test_one_bad_value_saves_nothing_and_each_message_stands_beside_its_field(sa
     no_answer = html.split('data-field="no_answer_seconds"')[1].split('data-field="attempts_before_failure"')[0]
     assert "Ensure this value is less than or equal to 600." in no_answer
     assert 'value="9d"' in html, "what the person typed is shown again"
-    assert html.count('name="recall_intervals"') == 3, "5m, 9d and one blank line to add to"
+    assert html.count('<input type="text" name="recall_intervals"') == 3, "5m, 9d and one blank line to add to"
     bp = fresh(sales)
     assert (bp.attempts_before_failure, bp.no_answer_seconds) == (3, 60)
     assert not AuditEntry.objects.exists()
