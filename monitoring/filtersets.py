@@ -13,17 +13,20 @@ from callbacks.models import AuditEntry, BusinessProcess
 
 class AuditEntryFilterSet(django_filters.FilterSet):
     """Who (a user, or any actor label such as "system" or "api:…"), which business process, which actions,
-    when (local dates, both ends included), which callback."""
+    when (local dates, both ends included), which callback.
+
+    The multi-value filters need no DISTINCT: each is a column of the entry itself, never a join that could
+    repeat it (and DISTINCT over the whole log is slow)."""
 
     q = django_filters.CharFilter(method="search", label="Search")
     user = django_filters.ModelMultipleChoiceFilter(
-        queryset=get_user_model().objects.order_by("username"), label="User"
+        queryset=get_user_model().objects.order_by("username"), label="User", distinct=False
     )
     actor = django_filters.CharFilter(lookup_expr="icontains", label="Actor contains")
     business_process = django_filters.ModelMultipleChoiceFilter(
-        queryset=BusinessProcess.objects.order_by("code"), label="Business process"
+        queryset=BusinessProcess.objects.order_by("code"), label="Business process", distinct=False
     )
-    action = django_filters.MultipleChoiceFilter(choices=AuditAction.choices, label="Action")
+    action = django_filters.MultipleChoiceFilter(choices=AuditAction.choices, label="Action", distinct=False)
     at = django_filters.DateFromToRangeFilter(
         label="Date (from – to)", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
     )

@@ -4,6 +4,7 @@ paginated, and downloadable as CSV with the same filters."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
+from django_tables2.paginators import LazyPaginator
 
 from callbacks.choices import AuditAction
 from callbacks.models import AuditEntry
@@ -23,20 +25,15 @@ CSV_CHUNK = 2000
 CSV_COLUMNS = ["at", "actor", "action", "business_process", "callback_ref", "changes", "note"]
 
 
-class _Echo:
-    """A file-like object whose write returns the line, so csv.writer yields lines instead of storing them."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 class AuditLogView(PermissionRequiredMixin, SingleTableMixin, FilterView):
     permission_required = "callbacks.view_auditentry"
     template_name = "monitoring/audit_log.html"
     queryset = AuditEntry.objects.select_related("business_process")
     filterset_class = AuditEntryFilterSet
     table_class = AuditEntryTable
-    table_pagination = {"per_page": 50}
+    # The log grows with every event: no COUNT over it, only the rows of the page (and one more to know if
+    # there is a next page).
+    table_pagination = {"per_page": 50, "paginator_class": LazyPaginator}
 
     def get(self, request, *args, **kwargs):
         if request.GET.get("export") == "csv":
@@ -64,11 +61,15 @@ class AuditLogView(PermissionRequiredMixin, SingleTableMixin, FilterView):
 
 
 def _csv_lines(rows) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+    """The CSV text, one piece per chunk of rows read: constant memory, and few pieces for the server to send."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
     labels = dict(AuditAction.choices)
-    yield writer.writerow(CSV_COLUMNS)
-    for at, actor, action, code, callback_ref, changes, note in rows.iterator(chunk_size=CSV_CHUNK):
-        yield writer.writerow(
+    writer.writerow(CSV_COLUMNS)
+    for number, (at, actor, action, code, callback_ref, changes, note) in enumerate(
+        rows.iterator(chunk_size=CSV_CHUNK), 1
+    ):
+        writer.writerow(
             [
                 at.isoformat(),
                 actor,
@@ -79,3 +80,8 @@ def _csv_lines(rows) -> Iterator[str]:
                 note,
             ]
         )
+        if number % CSV_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
