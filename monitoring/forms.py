@@ -231,6 +231,11 @@ class BaseScheduleExceptionFormSet(forms.BaseFormSet):
         """Posted lines are all optional: a line emptied by the person is dropped like a removed one."""
         return 0 if self.is_bound else super().initial_form_count()
 
+    def add_fields(self, form, index) -> None:
+        super().add_fields(form, index)
+        form.fields["DELETE"].label = "Remove"
+        form.fields["DELETE"].widget.attrs["aria-label"] = "Remove this exception"
+
     def clean(self):
         if any(self.errors):
             return
