@@ -18,12 +18,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from .choices import AuditAction
 from .engine import Actor
 from .models import AuditEntry, BusinessProcess, ScheduleException, ScheduleRange
+from .models.business_processes import _check_ranges
 from .schedule import MIDNIGHT, open_ranges_on
 from .signals import business_process_changed
 
@@ -254,7 +256,14 @@ def change_settings(business_process_id: int, values: dict, actor: Actor, versio
 def change_schedule(
     business_process_id: int, weekly: Weekly, exceptions: list[DatedException], actor: Actor, version: int
 ) -> BusinessProcess:
-    """Replace the weekly ranges and the dated exceptions (validated by the form) at once, audited."""
+    """Replace the weekly ranges and the dated exceptions at once, audited. The form explains a bad range in
+    detail; the model's rule is checked here too, so that no caller can store a reversed or overlapping one."""
+    for day, ranges in weekly.items():
+        _check_ranges(ranges, ScheduleRange.Weekday(day).label)
+    for exception in exceptions:
+        _check_ranges(list(exception.ranges), str(exception.date))
+    if len({exception.date for exception in exceptions}) != len(exceptions):
+        raise ValidationError("Give each date of exception once.")
     with transaction.atomic():
         business_process = _lock(business_process_id, version)
         before = schedule_values(business_process)

@@ -1,6 +1,6 @@
 """callbacks.timing, the only writer of Callback Timing: the model's bounds, all-or-nothing, stale refusals."""
 
-from datetime import timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -90,3 +90,19 @@ def test_the_change_is_announced_only_once_committed(business_process, django_ca
         assert announced == [business_process.pk]
     finally:
         business_process_changed.disconnect(receiver)
+
+
+@pytest.mark.parametrize(
+    "weekly, exceptions",
+    [
+        ({0: [(time(8), time(12)), (time(11), time(14))]}, []),
+        ({0: [(time(18), time(8))]}, []),
+        ({}, [timing.DatedException(date(2026, 12, 24), ((time(9), time(12)), (time(10), time(11))))]),
+        ({}, [timing.DatedException(date(2026, 12, 24), ()), timing.DatedException(date(2026, 12, 24), ())]),
+    ],
+)
+def test_the_writer_refuses_bad_ranges_whoever_calls_it(business_process, weekly, exceptions):
+    with pytest.raises(ValidationError):
+        timing.change_schedule(business_process.pk, weekly, exceptions, ADMIN, 0)
+    assert business_process.schedule_ranges.count() == 7 and not business_process.schedule_exceptions.exists()
+    assert not AuditEntry.objects.exists()
