@@ -126,3 +126,5 @@ class AuditAction(models.TextChoices):
     BUSINESS_PROCESS_REACTIVATED = "business_process.reactivated", "Business process reactivated"
     API_TOKEN_ISSUED = "api_token.issued", "API token issued"
     API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+    TIMING_CHANGED = "business_process.timing_changed", "Callback Timing changed"
+    SCHEDULE_CHANGED = "business_process.schedule_changed", "Schedule changed"

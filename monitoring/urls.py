@@ -1,6 +1,16 @@
 from django.urls import path
 
-from .views import administration, agent_report, business_processes, explain, monitor, summary_report, whatif
+from .views import (
+    administration,
+    agent_report,
+    audit,
+    business_processes,
+    explain,
+    monitor,
+    summary_report,
+    timing,
+    whatif,
+)
 
 urlpatterns = [
     path("", monitor.MonitorView.as_view(), name="home"),
@@ -37,13 +47,23 @@ urlpatterns = [
     ),
     path(
         "business-processes/<str:code>/timing/",
-        business_processes.BusinessProcessTimingView.as_view(),
+        timing.BusinessProcessTimingView.as_view(),
         name="business-process-timing",
     ),
     path(
         "business-processes/<str:code>/timing/what-if/",
         whatif.WhatIfView.as_view(),
         name="business-process-what-if",
+    ),
+    path(
+        "business-processes/<str:code>/timing/settings/",
+        timing.TimingSettingsView.as_view(),
+        name="business-process-timing-settings",
+    ),
+    path(
+        "business-processes/<str:code>/timing/schedule/",
+        timing.TimingScheduleView.as_view(),
+        name="business-process-timing-schedule",
     ),
     path(
         "business-processes/<str:code>/search/",
@@ -54,4 +74,5 @@ urlpatterns = [
     path("explain/<str:column>/", explain.ExplainView.as_view(), name="explain-totals"),
     path("reports/agents/", agent_report.AgentReportView.as_view(), name="report-agents"),
     path("reports/summary/", summary_report.SummaryReportView.as_view(), name="report-summary"),
+    path("audit/", audit.AuditLogView.as_view(), name="audit-log"),
 ]

@@ -5,19 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, time
 from functools import cached_property
-from itertools import groupby
 
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.decorators import method_decorator
-from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 
 from callbacks.choices import END_STATE_COLOURS, CompletionStatus, EndState
-from callbacks.models import Attempt, BusinessProcess, Callback, ScheduleRange
+from callbacks.models import Attempt, BusinessProcess, Callback
 from callbacks.schedule import MIDNIGHT, local_day_start
 
 from .. import search_live
@@ -156,66 +153,6 @@ class BusinessProcessPerformanceView(BusinessProcessPageMixin, TemplateView):
         ]
 
 
-class BusinessProcessTimingView(BusinessProcessPageMixin, TemplateView):
-    """Callback Timing: the settings and the schedule, read only."""
-
-    tab = "business-process-timing"
-    template_name = "monitoring/business_process_timing.html"
-
-    def get_context_data(self, **kwargs):
-        bp = self.business_process
-        settings = [
-            ("Duration For No Answer", f"{bp.no_answer_seconds} s", "Dialing time allowed before No Answer is set."),
-            ("Attempts Before Failure", str(bp.attempts_before_failure), "After this many attempts: Failed."),
-            (
-                "Recall Intervals",
-                format_recall_intervals(bp.recall_intervals),
-                "Wait before returning to queue after attempt 1, 2, 3…",
-            ),
-            ("Time zone", bp.time_zone, "Schedule, shifts and days are read in this zone."),
-            ("Shift starts", ", ".join(bp.shift_starts), "Local times at which a shift begins."),
-            ("Max schedule-ahead", format_span(bp.max_schedule_ahead.total_seconds()), "Furthest desired time."),
-            (
-                "Clbk To Be Proc threshold",
-                f"{bp.to_be_processed_threshold} callbacks",
-                "The monitor marks the business process above this.",
-            ),
-            (
-                "% Clbk Fail threshold",
-                f"{bp.failed_pct_threshold} %",
-                "The monitor marks the business process above this.",
-            ),
-        ]
-        today = self.now.astimezone(bp.tz).date()
-        ranges = sorted(bp.schedule_ranges.all(), key=lambda r: (r.weekday, r.start))
-        by_day = {day: list(group) for day, group in groupby(ranges, key=lambda r: r.weekday)}
-        week = [
-            {
-                "name": name,
-                "today": day == today.weekday(),
-                "ranges": [_bar(r.start, r.end) for r in by_day.get(day, [])],
-            }
-            for day, name in ScheduleRange.Weekday.choices
-        ]
-        upcoming = sorted(
-            (e for e in bp.schedule_exceptions.all() if e.date >= today), key=lambda e: (e.date, e.start or MIDNIGHT)
-        )
-        exceptions = [
-            {
-                "date": day,
-                "closed": any(e.is_closed_all_day for e in group),
-                "ranges": [format_range(e.start, e.end) for e in group if not e.is_closed_all_day],
-                "note": "; ".join(e.note for e in group if e.note),
-            }
-            for day, group in ((d, list(g)) for d, g in groupby(upcoming, key=lambda e: e.date))
-        ]
-        return super().get_context_data(
-            settings=settings, week=week, exceptions=exceptions, hours=range(0, 25, 6), **kwargs
-        )
-
-
-# The row menu's actions post with the session and the CSRF token read from this cookie.
-@method_decorator(ensure_csrf_cookie, name="dispatch")
 class BusinessProcessSearchView(BusinessProcessPageMixin, TemplateView):
     """Callback Search: the callbacks to be processed (Clbk To Be Proc), newest entrance first, live.
 

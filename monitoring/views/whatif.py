@@ -9,32 +9,26 @@ from django.template.response import TemplateResponse
 from django.views import View
 
 from callbacks.models import BusinessProcess
-from callbacks.models.business_processes import ATTEMPTS_BEFORE_FAILURE_BOUNDS, RECALL_INTERVAL_BOUNDS
+from callbacks.models.business_processes import ATTEMPTS_BEFORE_FAILURE_BOUNDS
 from callbacks.whatif import WAIT_LABELS, estimate
+
+from ..forms import RecallIntervalsField
 
 
 class WhatIfForm(forms.Form):
+    """The two settings the estimate replays, typed as on the Callback Timing form (empty: as they are)."""
+
     attempts_before_failure = forms.IntegerField(
         required=False, min_value=ATTEMPTS_BEFORE_FAILURE_BOUNDS[0], max_value=ATTEMPTS_BEFORE_FAILURE_BOUNDS[1]
     )
-    recall_intervals = forms.CharField(required=False, help_text="Seconds, comma-separated: 300,900,3600")
+    recall_intervals = RecallIntervalsField(required=False)
 
     def clean_recall_intervals(self) -> list[int] | None:
-        text = self.cleaned_data["recall_intervals"].strip()
-        if not text:
-            return None
-        low, high = RECALL_INTERVAL_BOUNDS
-        try:
-            intervals = [int(part) for part in text.split(",")]
-        except ValueError:
-            raise forms.ValidationError("Give whole seconds separated by commas, e.g. 300,900,3600.") from None
-        if not all(low <= seconds <= high for seconds in intervals):
-            raise forms.ValidationError("Each recall interval lies between 0 s and 7 days.")
-        return intervals
+        return self.cleaned_data["recall_intervals"] or None
 
 
 class WhatIfView(PermissionRequiredMixin, View):
-    """GET ?attempts_before_failure=2&recall_intervals=300,900 → an HTML fragment with the estimate."""
+    """GET ?attempts_before_failure=2&recall_intervals=5m&recall_intervals=1h → an HTML fragment: the estimate."""
 
     permission_required = "callbacks.change_callback_timing"
 

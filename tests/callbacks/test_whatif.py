@@ -131,7 +131,8 @@ def test_the_estimate_beside_the_timing_form(client, make_user, known):
     page = client.get(url, {"attempts_before_failure": 2}).content.decode()
 
     assert "an estimate" in page and "16.0" in page and "-4.0" in page and "24.0" in page
-    assert client.get(url, {"recall_intervals": "5m"}).status_code == 400
+    assert client.get(url, {"recall_intervals": ["10m", "soon"]}).status_code == 400
+    assert client.get(url, {"recall_intervals": ["10m", "10m"]}).status_code == 200
     assert client.get(url, {"attempts_before_failure": 0}).status_code == 400
 
 

@@ -1,0 +1,108 @@
+"""callbacks.timing, the only writer of Callback Timing: the model's bounds, all-or-nothing, stale refusals."""
+
+from datetime import date, time, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from callbacks import engine, timing
+from callbacks.models import AuditEntry, BusinessProcess
+from callbacks.signals import business_process_changed
+
+ADMIN = engine.Actor("user:admin")
+
+
+def values(bp: BusinessProcess, **changes) -> dict:
+    return timing.settings_values(bp) | {"max_schedule_ahead": bp.max_schedule_ahead} | changes
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("no_answer_seconds", 9),
+        ("no_answer_seconds", 601),
+        ("attempts_before_failure", 0),
+        ("attempts_before_failure", 21),
+        ("recall_intervals", []),
+        ("recall_intervals", [7 * 86400 + 1]),
+        ("recall_intervals", [-1]),
+        ("time_zone", "Mars/Olympus"),
+        ("shift_starts", ["25:00"]),
+        ("shift_starts", ["08:00", "08:00"]),
+        ("max_schedule_ahead", timedelta(minutes=59)),
+        ("max_schedule_ahead", timedelta(days=30, seconds=1)),
+        ("failed_pct_threshold", 101),
+    ],
+)
+def test_the_models_bounds_refuse_and_nothing_is_saved(business_process, field, value):
+    with pytest.raises(ValidationError) as refused:
+        timing.change_settings(business_process.pk, values(business_process, **{field: value}), ADMIN, 0)
+    assert field in refused.value.message_dict
+    assert BusinessProcess.objects.get(pk=business_process.pk).attempts_before_failure == 3
+    assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("no_answer_seconds", 10),
+        ("no_answer_seconds", 600),
+        ("attempts_before_failure", 1),
+        ("attempts_before_failure", 20),
+        ("recall_intervals", [0, 7 * 86400]),
+        ("max_schedule_ahead", timedelta(hours=1)),
+        ("max_schedule_ahead", timedelta(days=30)),
+        ("failed_pct_threshold", 100),
+        ("to_be_processed_threshold", 0),
+    ],
+)
+def test_values_at_the_bounds_are_saved(business_process, field, value):
+    timing.change_settings(business_process.pk, values(business_process, **{field: value}), ADMIN, 0)
+    assert getattr(BusinessProcess.objects.get(pk=business_process.pk), field) == value
+
+
+def test_a_stale_version_is_refused_with_who_and_when(business_process):
+    timing.change_settings(business_process.pk, values(business_process, attempts_before_failure=4), ADMIN, 0)
+    with pytest.raises(timing.StaleChange, match=r"Not saved: admin changed this business process at .* since you"):
+        timing.change_settings(business_process.pk, values(business_process, no_answer_seconds=20), ADMIN, 0)
+    with pytest.raises(timing.StaleChange):
+        timing.change_schedule(business_process.pk, {}, [], ADMIN, 0)
+    assert BusinessProcess.objects.get(pk=business_process.pk).no_answer_seconds == 60
+    assert AuditEntry.objects.count() == 1
+
+
+def test_the_change_is_announced_only_once_committed(business_process, django_capture_on_commit_callbacks):
+    announced = []
+
+    def receiver(sender, business_process_id, **kwargs):
+        announced.append(business_process_id)
+
+    business_process_changed.connect(receiver)
+    try:
+        rolled_back = values(business_process, no_answer_seconds=20)
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+            timing.change_settings(business_process.pk, rolled_back, ADMIN, 0)
+            raise RuntimeError("rolled back")
+        assert announced == [] and not AuditEntry.objects.exists()
+        with django_capture_on_commit_callbacks(execute=True):
+            timing.change_schedule(business_process.pk, {0: []}, [], ADMIN, 0)
+        assert announced == [business_process.pk]
+    finally:
+        business_process_changed.disconnect(receiver)
+
+
+@pytest.mark.parametrize(
+    "weekly, exceptions",
+    [
+        ({0: [(time(8), time(12)), (time(11), time(14))]}, []),
+        ({0: [(time(18), time(8))]}, []),
+        ({}, [timing.DatedException(date(2026, 12, 24), ((time(9), time(12)), (time(10), time(11))))]),
+        ({}, [timing.DatedException(date(2026, 12, 24), ()), timing.DatedException(date(2026, 12, 24), ())]),
+    ],
+)
+def test_the_writer_refuses_bad_ranges_whoever_calls_it(business_process, weekly, exceptions):
+    with pytest.raises(ValidationError):
+        timing.change_schedule(business_process.pk, weekly, exceptions, ADMIN, 0)
+    assert business_process.schedule_ranges.count() == 7 and not business_process.schedule_exceptions.exists()
+    assert not AuditEntry.objects.exists()
