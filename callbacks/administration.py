@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from .choices import AuditAction
-from .engine import Actor, _notify
-from .models import ApiToken, AuditEntry, BusinessProcess, Callback
+from .engine import Actor, audit_administration
+from .models import ApiToken, BusinessProcess, Callback
 
 NAMING_FIELDS = ("code", "name")
 
@@ -26,7 +25,7 @@ def create_business_process(*, code: str, name: str, time_zone: str, actor: Acto
     with transaction.atomic():
         business_process.save()
         business_process.add_default_schedule()
-        _audit(
+        audit_administration(
             AuditAction.BUSINESS_PROCESS_CREATED,
             actor,
             business_process,
@@ -58,7 +57,7 @@ def rename_business_process(business_process_id: int, *, code: str, name: str, a
         }
         if changes:
             business_process.save(update_fields=[*changes, "updated"])
-            _audit(AuditAction.BUSINESS_PROCESS_CHANGED, actor, business_process, changes)
+            audit_administration(AuditAction.BUSINESS_PROCESS_CHANGED, actor, business_process, changes)
     return business_process
 
 
@@ -72,7 +71,7 @@ def set_active(business_process_id: int, active: bool, actor: Actor) -> Business
         business_process.is_active = active
         business_process.save(update_fields=["is_active", "updated"])
         action = AuditAction.BUSINESS_PROCESS_REACTIVATED if active else AuditAction.BUSINESS_PROCESS_DEACTIVATED
-        _audit(action, actor, business_process, {"is_active": [not active, active]})
+        audit_administration(action, actor, business_process, {"is_active": [not active, active]})
     return business_process
 
 
@@ -85,7 +84,7 @@ def issue_token(name: str, actor: Actor) -> tuple[ApiToken, str]:
         raise ValidationError({"name": f"A token named “{name}” exists already."})
     with transaction.atomic():
         token, key = ApiToken.issue(name)
-        _audit(AuditAction.API_TOKEN_ISSUED, actor, None, {}, note=f"token {token.name} ({token.prefix}…)")
+        audit_administration(AuditAction.API_TOKEN_ISSUED, actor, None, {}, note=_describe(token))
     return token, key
 
 
@@ -95,19 +94,9 @@ def revoke_token(token_id: int, actor: Actor) -> ApiToken:
         if not token.is_active:
             raise ValidationError(f"Token {token.name} was already revoked.")
         token.revoke()
-        _audit(AuditAction.API_TOKEN_REVOKED, actor, None, {}, note=f"token {token.name} ({token.prefix}…)")
+        audit_administration(AuditAction.API_TOKEN_REVOKED, actor, None, {}, note=_describe(token))
     return token
 
 
-def _audit(action: str, actor: Actor, business_process: BusinessProcess | None, changes: dict, note: str = ""):
-    if business_process is not None:
-        _notify(business_process.pk)
-    AuditEntry.objects.create(
-        at=timezone.now(),
-        user=actor.user,
-        actor=actor.label,
-        action=action,
-        business_process=business_process,
-        changes=changes,
-        note=note,
-    )
+def _describe(token: ApiToken) -> str:
+    return f"token {token.name} ({token.prefix}…)"

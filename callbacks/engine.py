@@ -428,16 +428,27 @@ def set_stopped(business_process_id: int, stopped: bool, actor: Actor) -> Busine
             raise TransitionRefused(f"Callbacks of {business_process.code} are already {_stopped_word(stopped)}.")
         business_process.is_stopped = stopped
         business_process.save(update_fields=["is_stopped", "updated"])
-        _notify(business_process.pk)
-        AuditEntry.objects.create(
-            at=timezone.now(),
-            user=actor.user,
-            actor=actor.label,
-            action=AuditAction.STOPPED if stopped else AuditAction.RESUMED,
-            business_process=business_process,
-            changes={"is_stopped": [not stopped, stopped]},
-        )
+        action = AuditAction.STOPPED if stopped else AuditAction.RESUMED
+        audit_administration(action, actor, business_process, {"is_stopped": [not stopped, stopped]})
     return business_process
+
+
+def audit_administration(
+    action: str, actor: Actor, business_process: BusinessProcess | None, changes: dict, note: str = ""
+) -> None:
+    """Record a change made to a business process (or to the product's set-up: business_process None), and
+    announce it to whoever watches that business process once the transaction commits."""
+    if business_process is not None:
+        _notify(business_process.pk)
+    AuditEntry.objects.create(
+        at=timezone.now(),
+        user=actor.user,
+        actor=actor.label,
+        action=action,
+        business_process=business_process,
+        changes=changes,
+        note=note,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -539,14 +550,8 @@ def _flip_schedule(business_process_id: int, open_now: bool, now: datetime) -> i
         business_process.schedule_open = open_now
         business_process.schedule_changed_at = now
         business_process.save(update_fields=["schedule_open", "schedule_changed_at"])
-        _notify(business_process.pk)
-        AuditEntry.objects.create(
-            at=timezone.now(),
-            actor=SYSTEM.label,
-            action=AuditAction.SCHEDULE_OPENED if open_now else AuditAction.SCHEDULE_CLOSED,
-            business_process=business_process,
-            changes={"schedule_open": [not open_now, open_now]},
-        )
+        action = AuditAction.SCHEDULE_OPENED if open_now else AuditAction.SCHEDULE_CLOSED
+        audit_administration(action, SYSTEM, business_process, {"schedule_open": [not open_now, open_now]})
         if open_now or business_process.is_stopped:
             return 0
         return _abort_untried_queue(business_process, now)

@@ -23,11 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from .choices import AuditAction
-from .engine import Actor
+from .engine import Actor, audit_administration
 from .models import AuditEntry, BusinessProcess, ScheduleException, ScheduleRange
 from .models.business_processes import _check_ranges
 from .schedule import MIDNIGHT, open_ranges_on
-from .signals import business_process_changed
 
 TIMING_ACTIONS = (AuditAction.TIMING_CHANGED, AuditAction.SCHEDULE_CHANGED)
 
@@ -249,7 +248,7 @@ def change_settings(business_process_id: int, values: dict, actor: Actor, versio
         changes = _diff(before, after)
         if changes:
             business_process.save(update_fields=[*SETTINGS_FIELDS, "updated"])
-            _audit(AuditAction.TIMING_CHANGED, actor, business_process, changes)
+            audit_administration(AuditAction.TIMING_CHANGED, actor, business_process, changes)
     return business_process
 
 
@@ -286,7 +285,7 @@ def change_schedule(
         changes = _diff(before, after)
         if changes:
             business_process.save(update_fields=["updated"])
-            _audit(AuditAction.SCHEDULE_CHANGED, actor, business_process, changes)
+            audit_administration(AuditAction.SCHEDULE_CHANGED, actor, business_process, changes)
     return business_process
 
 
@@ -305,22 +304,3 @@ def _lock(business_process_id: int, version: int) -> BusinessProcess:
 def _diff(before: dict, after: dict) -> dict:
     keys = list(before) + [key for key in after if key not in before]
     return {key: [before.get(key), after.get(key)] for key in keys if before.get(key) != after.get(key)}
-
-
-def _notify(business_process_id: int) -> None:
-    """After the commit, tell whoever watches (the live monitor) that this business process changed."""
-    transaction.on_commit(
-        lambda: business_process_changed.send(BusinessProcess, business_process_id=business_process_id)
-    )
-
-
-def _audit(action: str, actor: Actor, business_process: BusinessProcess, changes: dict) -> None:
-    _notify(business_process.pk)
-    AuditEntry.objects.create(
-        at=timezone.now(),
-        user=actor.user,
-        actor=actor.label,
-        action=action,
-        business_process=business_process,
-        changes=changes,
-    )
