@@ -107,6 +107,7 @@ class CallbackFilterSet(django_filters.FilterSet):
     )
     business_process = django_filters.ModelMultipleChoiceFilter(
         label="Business processes",
+        field_name="business_process__code",
         queryset=BusinessProcess.objects.filter(is_active=True).order_by("code"),
         to_field_name="code",
         widget=forms.SelectMultiple(attrs={"size": 4}),
