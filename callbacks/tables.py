@@ -186,8 +186,10 @@ class CallbackTable(tables.Table):
             )
         if record.was_scheduled:
             parts.append(
-                '<span class="cbp-icon cbp-scheduled" title="Began as a scheduled callback (desired time given)">'
-                "📅</span>"
+                format_html(
+                    '<span class="cbp-icon cbp-scheduled" title="{}">📅</span>',
+                    "Began as a scheduled callback (desired time given)",
+                )
             )
         return format_html_join(" ", "{}", ((part,) for part in parts))
 

@@ -132,9 +132,7 @@ class CallbacksView(CallbacksPageMixin, SingleTableMixin, FilterView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         table = context["table"]
-        table.also_waiting = also_waiting([row.record for row in table.page.object_list]) if hasattr(table, "page") else {}
-        query = self.request.GET.copy()
-        query.pop("page", None)
+        table.also_waiting = also_waiting([row.record for row in table.page.object_list])
         context.update(
             now=self.now,
             may_act=self.may_act,
@@ -142,7 +140,6 @@ class CallbacksView(CallbacksPageMixin, SingleTableMixin, FilterView):
             time_display=time_display_of(self.preferences),
             page_sizes=PAGE_SIZES,
             page_size=self.page_size,
-            query_without_page=query.urlencode(),
             current_query=self.request.GET.urlencode(),
             range_help=RANGE_HELP,
             bulk_cancel_max=BULK_CANCEL_MAX,
