@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import django_tables2 as tables
 from django.utils import dateformat
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from .choices import END_STATE_COLOURS, CallbackState
 from .models import Callback
@@ -24,6 +24,18 @@ STATE_COLOURS = {
     CallbackState.PROCESSING: "green",
     CallbackState.COMPLETED: "grey",
 }
+
+# Drawn inline rather than as emoji, which not every system font has.
+CALENDAR_ICON = mark_safe(
+    '<svg class="cbp-svg" viewBox="0 0 16 16" aria-hidden="true"><rect x="1.5" y="3" width="13" height="11.5" rx="1.5" '
+    'fill="none" stroke="currentColor" stroke-width="1.5"/><path d="M1.5 6.5h13M5 1v4M11 1v4" stroke="currentColor" '
+    'stroke-width="1.5"/></svg>'
+)
+DUPLICATE_ICON = mark_safe(
+    '<svg class="cbp-svg" viewBox="0 0 16 16" aria-hidden="true"><rect x="1.5" y="1.5" width="9" height="9" rx="1" '
+    'fill="none" stroke="currentColor" stroke-width="1.5"/><rect x="5.5" y="5.5" width="9" height="9" rx="1" '
+    'fill="currentColor" fill-opacity=".25" stroke="currentColor" stroke-width="1.5"/></svg>'
+)
 
 
 @dataclass(frozen=True)
@@ -155,9 +167,10 @@ class CallbackTable(tables.Table):
         if not codes:
             return format_html("{}", record.phone)
         return format_html(
-            '{} <span class="cbp-icon cbp-duplicate" title="Also waiting in {}">⧉</span>',
+            '{} <span class="cbp-icon cbp-duplicate" title="Also waiting in {}">{}</span>',
             record.phone,
             ", ".join(codes),
+            DUPLICATE_ICON,
         )
 
     def render_state(self, record: Callback) -> SafeString:
@@ -187,8 +200,9 @@ class CallbackTable(tables.Table):
         if record.was_scheduled:
             parts.append(
                 format_html(
-                    '<span class="cbp-icon cbp-scheduled" title="{}">📅</span>',
+                    '<span class="cbp-icon cbp-scheduled" title="{}">{}</span>',
                     "Began as a scheduled callback (desired time given)",
+                    CALENDAR_ICON,
                 )
             )
         return format_html_join(" ", "{}", ((part,) for part in parts))

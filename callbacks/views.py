@@ -33,7 +33,7 @@ from .choices import CallbackState
 from .filtersets import RANGE_HELP, CallbackFilterSet
 from .forms import CreateCallbackForm, PreferencesForm, available_slots, bookable_days, slot_label
 from .models import Attempt, AuditEntry, BusinessProcess, Callback, CancellationSummary, UserPreferences
-from .tables import CallbackTable, TimeDisplay
+from .tables import CALENDAR_ICON, DUPLICATE_ICON, CallbackTable, TimeDisplay
 
 PAGE_SIZES = (50, 100, 250, 500)
 DEFAULT_PAGE_SIZE = 250
@@ -144,6 +144,8 @@ class CallbacksView(CallbacksPageMixin, SingleTableMixin, FilterView):
             range_help=RANGE_HELP,
             bulk_cancel_max=BULK_CANCEL_MAX,
             summary=self.last_summary(),
+            calendar_icon=CALENDAR_ICON,
+            duplicate_icon=DUPLICATE_ICON,
             api_callback_url=reverse("api-callback-detail", kwargs={"external_id": "__id__"}),
         )
         return context
