@@ -128,7 +128,7 @@ class TestPreferences:
     def test_times_default_to_the_business_process_zone_on_a_24_hour_clock(self, supervisor, paris_callback):
         response = supervisor.get(URL, self.custom_day())
         assert "2026-11-25 10:05 CET" in row_html(response, "cb-1")
-        assert "In the business process&#x27;s time zone" in response.content.decode()
+        assert "In each business process&#x27;s time zone" in response.content.decode()
         assert not UserPreferences.objects.exists()  # created lazily, on first save
 
     def test_saved_preferences_apply_to_every_time_on_the_page(self, supervisor, paris_callback):
