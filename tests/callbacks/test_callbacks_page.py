@@ -407,3 +407,16 @@ class TestPermissions:
         assert '<a href="/callbacks/">Callbacks</a>' in client.get("/").content.decode()
         client.force_login(make_user(None))
         assert '<a href="/callbacks/">Callbacks</a>' not in client.get("/").content.decode()
+
+
+def test_a_wide_filter_is_counted_up_to_a_cap(supervisor, business_process, monkeypatch):
+    from callbacks import views
+
+    monkeypatch.setattr(views, "COUNT_CAP", 5)
+    for n in range(8):
+        make_callback(f"cb-{n}", business_process)
+    response = supervisor.get(URL, {"per_page": 50})
+    assert "More than <strong>5</strong> callbacks" in response.content.decode()
+    assert len(rows(response)) == 6  # the pages cover the first COUNT_CAP + 1
+    response = supervisor.get(URL, {"q": "cb-3"})
+    assert "<strong>1</strong> callback." in response.content.decode()
