@@ -396,11 +396,16 @@ def summary_row(outcome: engine.CancelOutcome) -> dict:
         "external_id": callback.external_id,
         "business_process": callback.business_process.code,
         "phone": callback.phone,
-        "customer_name": callback.customer_name,
+        "customer_name": spreadsheet_safe(callback.customer_name),
         "previous_state": CallbackState(outcome.previous_state).label,
         "cancelled_at": callback.completed_at.isoformat() if outcome.cancelled else "",
         "result": "cancelled" if outcome.cancelled else f"skipped: {outcome.reason}",
     }
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A name a spreadsheet would read as a formula (=, +, -, @) is written with a leading apostrophe."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
 
 
 class CancellationSummaryView(ManageCallbacksMixin, View):

@@ -161,6 +161,12 @@ class TestBulkCancel:
         assert rows[1]["result"] == "skipped: an agent is on it (Processing)"
         assert rows[2]["result"] == "skipped: already Completed (Purged)"
 
+    def test_a_name_that_reads_as_a_formula_is_neutralised(self, supervisor, business_process):
+        callback = make_callback("cb-formula", business_process, customer_name='=HYPERLINK("http://x")')
+        supervisor.post(CANCEL, {"selection": "ids", "id": [str(callback.pk)]})
+        [row] = CancellationSummary.objects.get().rows
+        assert row["customer_name"] == '\'=HYPERLINK("http://x")'
+
     def test_all_in_the_current_range_and_filters(self, supervisor, mixed):
         supervisor.post(CANCEL, {"selection": "all", "filters": "range=24h&business_process=SALES"})
         after = states()
