@@ -35,8 +35,8 @@ PAST_RANGES = {LAST_24_HOURS: timedelta(hours=24), LAST_7_DAYS: timedelta(days=7
 DEFAULT_RANGE = LAST_24_HOURS
 RANGE_HELP = (
     "Past ranges and custom dates select callbacks by when they were created; “Next 7 days” selects the "
-    "callbacks due in the next 7 days (desired time, or the end of a recall wait). Custom dates are days in "
-    "each callback's business process time zone (in UTC when you show times in UTC)."
+    "Scheduled callbacks due in the next 7 days (their desired time, or the end of a recall wait). "
+    "Custom dates are days in each callback's business process time zone (in UTC when you show times in UTC)."
 )
 
 
@@ -157,10 +157,9 @@ class CallbackFilterSet(django_filters.FilterSet):
             return queryset.filter(created__gte=now - PAST_RANGES[value], created__lte=now)
         if value == NEXT_7_DAYS:
             until = now + timedelta(days=7)
-            return queryset.filter(
-                Q(desired_time__gte=now, desired_time__lt=until)
-                | Q(state=CallbackState.SCHEDULED, due_at__gte=now, due_at__lt=until)
-            )
+            # A Pending callback's due_at is the end of its wait: its desired time, or the end of a recall
+            # interval (indexed, where desired_time is not).
+            return queryset.filter(state=CallbackState.SCHEDULED, due_at__gte=now, due_at__lt=until)
         return self.filter_custom_range(queryset)
 
     def filter_custom_range(self, queryset: QuerySet) -> QuerySet:

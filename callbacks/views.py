@@ -146,7 +146,6 @@ class CallbacksView(CallbacksPageMixin, SingleTableMixin, FilterView):
         table = context["table"]
         table.also_waiting = also_waiting([row.record for row in table.page.object_list])
         context.update(
-            now=self.now,
             may_act=self.may_act,
             preferences_form=PreferencesForm(instance=self.preferences),
             time_display=time_display_of(self.preferences),
@@ -167,7 +166,8 @@ class CallbacksView(CallbacksPageMixin, SingleTableMixin, FilterView):
         summary_id = self.request.session.get(SUMMARY_SESSION_KEY)
         if not summary_id:
             return None
-        return CancellationSummary.objects.filter(pk=summary_id, user=self.request.user).first()
+        summaries = CancellationSummary.objects.filter(pk=summary_id, user=self.request.user)
+        return summaries.defer("rows").first()  # the rows (up to BULK_CANCEL_MAX) are for the download only
 
 
 class CallbackDetailsView(CallbacksPageMixin, TemplateView):
