@@ -68,6 +68,7 @@ class CreateCallbackForm(forms.Form):
         label="Available time slot",
         required=False,
         help_text="Slots of 15 minutes inside the business process's schedule, in its time zone.",
+        error_messages={"invalid_choice": "This slot is not available (any more): choose one from the list."},
     )
 
     def __init__(self, *args, now: datetime | None = None, **kwargs):

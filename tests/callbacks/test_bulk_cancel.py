@@ -2,9 +2,11 @@
 
 import csv
 import io
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from callbacks import engine, views
@@ -208,3 +210,28 @@ class TestBulkCancel:
         client.force_login(make_user("supervisors"))
         assert client.post(CANCEL, {"selection": "all", "filters": "range=24h"}).status_code == 403
         assert not Callback.objects.filter(end_state=EndState.CANCELLED).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between two connections: PostgreSQL only")
+def test_two_bulk_cancels_racing_cancel_each_callback_once(transactional_db, business_process):
+    ids = [make_callback(f"cb-{n}", business_process).pk for n in range(30)]
+    start = threading.Barrier(2)
+    results: dict[str, list] = {}
+
+    def run(name: str) -> None:
+        try:
+            start.wait()
+            results[name] = engine.cancel_many(ids, timezone.now(), engine.Actor(f"user:{name}"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("alice", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    cancelled = [o.callback.external_id for outcomes in results.values() for o in outcomes if o.cancelled]
+    skipped = [o.reason for outcomes in results.values() for o in outcomes if not o.cancelled]
+    assert sorted(cancelled) == sorted(f"cb-{n}" for n in range(30))  # each exactly once
+    assert len(skipped) == 30 and all("Completed (Cancelled)" in reason for reason in skipped)
+    assert AuditEntry.objects.filter(action=AuditAction.CANCELLED).count() == 30

@@ -317,7 +317,7 @@ class TestCreate:
             ({"business_process": "NOPE"}, "business_process", "Select a valid choice"),
             ({"day": ""}, "day", "Choose the day of the scheduled callback."),
             ({"slot": ""}, "slot", "Choose a time slot."),
-            ({"slot": "2026-11-25T03:07:00+00:00"}, "slot", "Select a valid choice"),
+            ({"slot": "2026-11-25T03:07:00+00:00"}, "slot", "This slot is not available (any more)"),
         ],
     )
     def test_errors_reshow_the_form_and_write_nothing(self, supervisor, business_process, change, field, message):
