@@ -35,7 +35,7 @@ PAST_RANGES = {LAST_24_HOURS: timedelta(hours=24), LAST_7_DAYS: timedelta(days=7
 DEFAULT_RANGE = LAST_24_HOURS
 RANGE_HELP = (
     "Past ranges and custom dates select callbacks by when they were created; “Next 7 days” selects the "
-    "Scheduled callbacks due in the next 7 days (their desired time, or the end of a recall wait). "
+    "Scheduled callbacks due in the next 7 days (their desired time, or the end of a recall wait), soonest first. "
     "Custom dates are days in each callback's business process time zone (in UTC when you show times in UTC)."
 )
 
@@ -67,15 +67,15 @@ def phone_query(text: str) -> Q | None:
     return query
 
 
+def open_callbacks() -> QuerySet:
+    """The callbacks not COMPLETED, read as "no end state" (the model's check constraint makes them the same):
+    the index callback_open_phone (migration 0006) is kept on exactly that condition."""
+    return Callback.objects.filter(end_state="")
+
+
 def open_duplicate_phones() -> QuerySet:
     """Phones with more than one open callback (in several business processes, or twice in one)."""
-    return (
-        Callback.objects.exclude(state=CallbackState.COMPLETED)
-        .values("phone")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .values("phone")
-    )
+    return open_callbacks().values("phone").annotate(n=Count("pk")).filter(n__gt=1).values("phone")
 
 
 class CallbackFilterForm(forms.Form):
@@ -187,4 +187,4 @@ class CallbackFilterSet(django_filters.FilterSet):
     def filter_duplicates(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         if not value:
             return queryset
-        return queryset.exclude(state=CallbackState.COMPLETED).filter(phone__in=open_duplicate_phones())
+        return queryset.filter(end_state="", phone__in=open_duplicate_phones())

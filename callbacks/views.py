@@ -31,7 +31,7 @@ from django_tables2 import SingleTableMixin
 
 from . import engine
 from .choices import CallbackState
-from .filtersets import RANGE_HELP, CallbackFilterSet
+from .filtersets import NEXT_7_DAYS, RANGE_HELP, CallbackFilterSet, open_callbacks
 from .forms import CreateCallbackForm, PreferencesForm, available_slots, bookable_days, slot_label
 from .models import Attempt, AuditEntry, BusinessProcess, Callback, CancellationSummary, UserPreferences
 from .tables import CALENDAR_ICON, DUPLICATE_ICON, CallbackTable, TimeDisplay
@@ -62,20 +62,20 @@ def also_waiting(callbacks: list[Callback]) -> dict:
     """{callback pk: codes of the business processes where its phone also waits}, for the open callbacks of a
     page, in one aggregate query over the page's phones (a callback's own business process is named when the
     phone waits twice there)."""
-    open_callbacks = [c for c in callbacks if c.state != CallbackState.COMPLETED]
-    if not open_callbacks:
+    waiting = [c for c in callbacks if c.state != CallbackState.COMPLETED]
+    if not waiting:
         return {}
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for phone, code, n in (
-        Callback.objects.exclude(state=CallbackState.COMPLETED)
-        .filter(phone__in={c.phone for c in open_callbacks})
+        open_callbacks()
+        .filter(phone__in={c.phone for c in waiting})
         .values_list("phone", "business_process__code")
         .annotate(n=Count("pk"))
         .order_by()
     ):
         counts[phone][code] = n
     marks = {}
-    for callback in open_callbacks:
+    for callback in waiting:
         others = dict(counts[callback.phone])
         others[callback.business_process.code] = others.get(callback.business_process.code, 1) - 1
         codes = sorted(code for code, n in others.items() if n > 0)
@@ -132,14 +132,26 @@ class CallbacksView(CallbacksPageMixin, SingleTableMixin, FilterView):
     def get_table_pagination(self, table):
         return {"per_page": self.page_size, "paginator_class": CappedCountPaginator}
 
+    @property
+    def soonest_first(self) -> bool:
+        """ "Next 7 days" without a chosen sort lists the soonest due first (and reads the due_at index in order)."""
+        return self.request.GET.get("range") == NEXT_7_DAYS and not self.request.GET.get("sort")
+
+    def get_table_data(self):
+        data = super().get_table_data()
+        return data.order_by("due_at", "pk") if self.soonest_first else data
+
     def get_table_kwargs(self):
         # The page size is the view's (one of PAGE_SIZES); django-tables2 would take any number from the URL.
-        return {
+        kwargs = {
             "now": self.now,
             "time_display": time_display_of(self.preferences),
             "may_act": self.may_act,
             "per_page_field": "table_per_page",
         }
+        if self.soonest_first:
+            kwargs["order_by"] = ()
+        return kwargs
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

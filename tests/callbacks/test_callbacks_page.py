@@ -108,6 +108,15 @@ def test_sorting_on_the_server(supervisor, make_business_process):
     assert rows(supervisor.get(URL, {"sort": "business_process"}))[-1] == "cb-b"
 
 
+def test_next_7_days_lists_the_soonest_due_first(supervisor, business_process):
+    now = timezone.now()
+    make_callback("cb-in-3-days", business_process, desired_time=now + timedelta(days=3))
+    make_callback("cb-tomorrow", business_process, desired_time=now + timedelta(days=1))
+    make_callback("cb-in-2-days", business_process, desired_time=now + timedelta(days=2))
+    assert rows(supervisor.get(URL, {"range": "next7d"})) == ["cb-tomorrow", "cb-in-2-days", "cb-in-3-days"]
+    assert rows(supervisor.get(URL, {"range": "next7d", "sort": "-created"}))[0] == "cb-in-2-days"
+
+
 def test_completed_callbacks_are_listed_with_their_end_state(supervisor, business_process):
     engine.purge(make_callback("cb-1", business_process).pk, timezone.now(), engine.SYSTEM)
     row = row_html(supervisor.get(URL), "cb-1")
