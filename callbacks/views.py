@@ -157,7 +157,15 @@ class CallbacksView(CallbacksPageMixin, SingleTableMixin, FilterView):
         context = super().get_context_data(**kwargs)
         table = context["table"]
         table.also_waiting = also_waiting([row.record for row in table.page.object_list])
+        chosen = set(self.request.GET.getlist("business_process"))
         context.update(
+            # Drawn by the template itself: Django's widget renders each of a thousand options through a template.
+            business_process_options=[
+                (code, name, code in chosen)
+                for code, name in BusinessProcess.objects.filter(is_active=True)
+                .order_by("code")
+                .values_list("code", "name")
+            ],
             may_act=self.may_act,
             preferences_form=PreferencesForm(instance=self.preferences),
             time_display=time_display_of(self.preferences),
