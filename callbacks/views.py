@@ -23,7 +23,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views import View
 from django.views.generic import FormView, TemplateView
 from django_filters.views import FilterView
@@ -159,13 +161,17 @@ class CallbacksView(CallbacksPageMixin, SingleTableMixin, FilterView):
         table.also_waiting = also_waiting([row.record for row in table.page.object_list])
         chosen = set(self.request.GET.getlist("business_process"))
         context.update(
-            # Drawn by the template itself: Django's widget renders each of a thousand options through a template.
-            business_process_options=[
-                (code, name, code in chosen)
-                for code, name in BusinessProcess.objects.filter(is_active=True)
-                .order_by("code")
-                .values_list("code", "name")
-            ],
+            # Drawn here: Django's widget renders each of a thousand options through a template (~50 ms).
+            business_process_options=format_html_join(
+                "",
+                '<option value="{}"{}>{} ({})</option>',
+                (
+                    (code, mark_safe(" selected") if code in chosen else "", name, code)
+                    for code, name in BusinessProcess.objects.filter(is_active=True)
+                    .order_by("code")
+                    .values_list("code", "name")
+                ),
+            ),
             may_act=self.may_act,
             preferences_form=PreferencesForm(instance=self.preferences),
             time_display=time_display_of(self.preferences),

@@ -97,6 +97,14 @@ def test_paging_with_a_page_size_choice(supervisor, business_process):
     assert "per_page=50" in second and "state=queued" in second  # the page links keep the filters
 
 
+def test_the_business_process_filter_keeps_its_choice(supervisor, make_business_process):
+    make_business_process("SALES")
+    make_business_process("SUPPORT", name="Support <B>")
+    html = supervisor.get(URL, {"business_process": ["SUPPORT"]}).content.decode()
+    assert '<option value="SALES">Sales (SALES)</option>' in html
+    assert '<option value="SUPPORT" selected>Support &lt;B&gt; (SUPPORT)</option>' in html
+
+
 def test_sorting_on_the_server(supervisor, make_business_process):
     sales, support = make_business_process("SALES"), make_business_process("SUPPORT")
     make_callback("cb-b", support, phone="+12125550002")
