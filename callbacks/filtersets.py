@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from .choices import CallbackState
+from .choices import AgentPhase, CallbackState
 from .models import BusinessProcess, Callback
 from .phones import InvalidPhoneNumber, normalize_phone
 
@@ -157,9 +157,12 @@ class CallbackFilterSet(django_filters.FilterSet):
             return queryset.filter(created__gte=now - PAST_RANGES[value], created__lte=now)
         if value == NEXT_7_DAYS:
             until = now + timedelta(days=7)
-            # A Pending callback's due_at is the end of its wait: its desired time, or the end of a recall
-            # interval (indexed, where desired_time is not).
-            return queryset.filter(state=CallbackState.SCHEDULED, due_at__gte=now, due_at__lt=until)
+            # A Pending (SCHEDULED) callback's due_at is the end of its wait: its desired time, or the end of a
+            # recall interval. The engine sets due_at on Pending and Dialing callbacks only (the no-answer
+            # deadline), so "not Dialing" says "Pending" in a way the planner does not take for rare (as it
+            # does state = 'scheduled'): it then reads the due_at index in order and stops after a page
+            # (5 ms instead of 70 ms at 1M callbacks).
+            return queryset.filter(due_at__gte=now, due_at__lt=until).exclude(agent_phase=AgentPhase.DIALING)
         return self.filter_custom_range(queryset)
 
     def filter_custom_range(self, queryset: QuerySet) -> QuerySet:

@@ -46,7 +46,7 @@ BULK_CANCEL_MAX = 2000
 LISTED_PROCESSING = 50
 # Counting every match of a wide filter (14 days of a million callbacks) would cost more than the page itself;
 # beyond this many the page says "more than".
-COUNT_CAP = 10_000
+COUNT_CAP = 5_000
 SUMMARY_SESSION_KEY = "callbacks_cancellation_summary"
 CSV_COLUMNS = ["external_id", "business_process", "phone", "customer_name", "previous_state", "cancelled_at", "result"]
 

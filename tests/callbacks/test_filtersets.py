@@ -144,6 +144,12 @@ class TestTimeRanges:
         for step in (engine.offer, engine.accept):
             step(recalled.pk, agent, timezone.now(), engine.SYSTEM)
         engine.complete(recalled.pk, agent, "no_answer", timezone.now(), engine.SYSTEM)
+        # Dialing: its due_at is the no-answer deadline, a minute away; it is not Pending.
+        dialing = make_callback("cb-dialing", business_process)
+        dialer = Agent.objects.create(login_id="agent-2")
+        for step in (engine.offer, engine.accept):
+            step(dialing.pk, dialer, timezone.now(), engine.SYSTEM)
+        assert Callback.objects.get(external_id="cb-dialing").due_at > now
         assert found({"range": "next7d"}, now=now) == {"cb-tomorrow", "cb-recall"}
 
 
