@@ -156,3 +156,58 @@ def test_a_managers_page_offers_no_action(callbacks_page, callbacks):
     assert page.query_selector(".row-menu") is None
     page.click('tr[data-callback="cb-paris"] .cbp-expand')  # seeing is allowed
     assert "Grace" in page.wait_for_selector(".cbp-details-body").inner_text()
+
+
+def test_a_refused_action_says_why_and_shows_the_current_state(callbacks_page, callbacks):
+    """The per-callback endpoints belong to the Callback Search work (callbacks/api/); here the browser talks to
+    a stand-in that answers as their contract says, to check what this page sends and shows."""
+    page = callbacks_page("supervisors", "sophie")
+    sent = []
+
+    def refuse(route):
+        sent.append(route.request)
+        route.fulfill(
+            status=409,
+            content_type="application/json",
+            body='{"detail": "Callback cb-ny cannot be purged while an agent is on it.", "state": "processing", '
+            '"state_label": "Processing (Dialing)", "location": "HandlingByAgent"}',
+        )
+
+    page.route("**/api/v1/callbacks/cb-ny/purge/", refuse)
+    page.click('tr[data-callback="cb-ny"]', button="right")
+    page.click("#cbp-row-menu [data-action=purge]")
+    page.click("#cbp-action-confirm")
+    error = page.wait_for_selector("#cbp-action-error:not([hidden])")
+    assert error.inner_text() == (
+        "Callback cb-ny cannot be purged while an agent is on it. Current state: Processing (Dialing)."
+    )
+    [request] = sent
+    assert request.method == "POST" and request.post_data_json == {"expected_state": "queued"}
+    assert request.headers["x-csrftoken"] and request.headers["content-type"] == "application/json"
+    assert page.get_attribute('tr[data-callback="cb-ny"]', "data-state") == "processing"
+
+
+def test_a_reschedule_sends_the_chosen_slot(callbacks_page, make_business_process):
+    sales = make_business_process("SALES")
+    make_callback("cb-later", sales, "+12125550134", desired_time=timezone.now() + timedelta(hours=5))
+    page = callbacks_page("supervisors", "sophie")
+    sent = []
+
+    def accept(route):
+        sent.append(route.request.post_data_json)
+        route.fulfill(status=200, content_type="application/json", body='{"external_id": "cb-later"}')
+
+    page.route("**/api/v1/callbacks/cb-later/reschedule/", accept)
+    page.click('tr[data-callback="cb-later"] .cbp-menu-button')
+    offered = page.eval_on_selector_all(
+        "#cbp-row-menu [data-action]:not([hidden])", "items => items.map(i => i.dataset.action)"
+    )
+    assert offered == ["reschedule", "send-to-queue", "cancel", "purge"]
+    page.click("#cbp-row-menu [data-action=reschedule]")
+    page.fill("#cbp-reschedule-day", (timezone.now() + timedelta(days=2)).date().isoformat())
+    page.wait_for_function("document.querySelectorAll('#cbp-reschedule-slot option').length > 10")
+    slot = page.eval_on_selector_all("#cbp-reschedule-slot option", "os => os.map(o => o.value)")[5]
+    page.select_option("#cbp-reschedule-slot", slot)
+    with page.expect_navigation():  # the page is drawn again after a success
+        page.click("#cbp-action-confirm")
+    assert sent == [{"expected_state": "scheduled", "desired_time": slot}]
