@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html import escape as esc
 
 import django_tables2 as tables
-from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from .choices import END_STATE_COLOURS, CallbackState
@@ -142,7 +142,8 @@ class CallbackTable(tables.Table):
             self.columns[name].column.attrs = {"th": {"title": f"In {zone}"}}
 
     def html_rows(self) -> list[SafeString]:
-        """The rows of the current page, as HTML."""
+        """The rows of the current page, as HTML. Every ``cell_`` method returns HTML in which it escaped what it
+        shows (with the standard library's html.escape: Django's lazy-aware escape costs several times more)."""
         names = [column.name for column in self.columns]
         cells = [
             (getattr(self, f"cell_{name}"), f' class="{self.CELL_CLASSES[name]}"' if name in self.CELL_CLASSES else "")
@@ -151,91 +152,74 @@ class CallbackTable(tables.Table):
         rows = []
         for row in self.page.object_list:
             record = row.record
-            tds = "".join(f"<td{td_class}>{cell(record)}</td>" for cell, td_class in cells)
+            tds = "".join([f"<td{td_class}>{cell(record)}</td>" for cell, td_class in cells])
             rows.append(
-                format_html(
-                    '<tr data-callback="{}" data-state="{}" data-bp-code="{}">{}</tr>',
-                    record.external_id,
-                    record.state,
-                    record.business_process.code,
-                    mark_safe(tds),  # every cell_ method escapes what it shows
+                mark_safe(
+                    f'<tr data-callback="{esc(record.external_id)}" data-state="{esc(record.state)}" '
+                    f'data-bp-code="{esc(record.business_process.code)}">{tds}</tr>'
                 )
             )
         return rows
 
-    def cell_select(self, record: Callback) -> SafeString:
-        return format_html(
-            '<input type="checkbox" name="select" value="{}" class="cbp-select" aria-label="Select {}">',
-            record.pk,
-            record.external_id,
+    def cell_select(self, record: Callback) -> str:
+        return (
+            f'<input type="checkbox" name="select" value="{record.pk}" class="cbp-select" '
+            f'aria-label="Select {esc(record.external_id)}">'
         )
 
-    def cell_expand(self, record: Callback) -> SafeString:
-        return format_html(
-            '<button type="button" class="cbp-expand" aria-expanded="false" '
-            'title="Show attempts and audit trail" aria-label="Show attempts and audit trail of {}">▸</button>',
-            record.external_id,
+    def cell_expand(self, record: Callback) -> str:
+        return (
+            '<button type="button" class="cbp-expand" aria-expanded="false" title="Show attempts and audit trail" '
+            f'aria-label="Show attempts and audit trail of {esc(record.external_id)}">▸</button>'
         )
 
     def cell_external_id(self, record: Callback) -> str:
-        return escape(record.external_id)
+        return esc(record.external_id)
 
     def cell_business_process(self, record: Callback) -> str:
-        return escape(record.business_process.code)
+        return esc(record.business_process.code)
 
-    def cell_phone(self, record: Callback) -> SafeString:
+    def cell_phone(self, record: Callback) -> str:
         codes = self.also_waiting.get(record.pk)
         if not codes:
-            return escape(record.phone)
-        return format_html(
-            '{} <span class="cbp-icon cbp-duplicate" title="Also waiting in {}">{}</span>',
-            record.phone,
-            ", ".join(codes),
-            DUPLICATE_ICON,
+            return esc(record.phone)
+        return (
+            f'{esc(record.phone)} <span class="cbp-icon cbp-duplicate" title="Also waiting in '
+            f'{esc(", ".join(codes))}">{DUPLICATE_ICON}</span>'
         )
 
     def cell_customer_name(self, record: Callback) -> str:
-        return escape(record.customer_name) or "—"
+        return esc(record.customer_name) or "—"
 
-    def cell_state(self, record: Callback) -> SafeString:
+    def cell_state(self, record: Callback) -> str:
         parts = [
-            format_html(
-                '<span class="badge end-{}">{}</span>', STATE_COLOURS[record.state], record.get_state_display().upper()
-            )
+            f'<span class="badge end-{STATE_COLOURS[record.state]}">{esc(record.get_state_display().upper())}</span>'
         ]
         if record.end_state:
             parts.append(
-                format_html(
-                    '<span class="badge end-{}">{}</span>',
-                    END_STATE_COLOURS[record.end_state],
-                    record.get_end_state_display(),
-                )
+                f'<span class="badge end-{END_STATE_COLOURS[record.end_state]}">'
+                f"{esc(record.get_end_state_display())}</span>"
             )
         elif record.location:
-            parts.append(format_html('<span class="cbp-location">{}</span>', record.location))
+            parts.append(f'<span class="cbp-location">{esc(record.location)}</span>')
         if is_late(record, self.now):
+            desired = esc(self.time_display.format(record.desired_time, record.business_process.tz))
             parts.append(
-                format_html(
-                    '<span class="cbp-icon cbp-late" title="Still Scheduled although its desired time ({}) '
-                    'passed more than 2 minutes ago">⚠</span>',
-                    self.time_display.format(record.desired_time, record.business_process.tz),
-                )
+                f'<span class="cbp-icon cbp-late" title="Still Scheduled although its desired time ({desired}) '
+                'passed more than 2 minutes ago">⚠</span>'
             )
         if record.was_scheduled:
             parts.append(
-                format_html(
-                    '<span class="cbp-icon cbp-scheduled" title="{}">{}</span>',
-                    "Began as a scheduled callback (desired time given)",
-                    CALENDAR_ICON,
-                )
+                '<span class="cbp-icon cbp-scheduled" title="Began as a scheduled callback (desired time given)">'
+                f"{CALENDAR_ICON}</span>"
             )
-        return mark_safe(" ".join(parts))
+        return " ".join(parts)
 
     def cell_attempts(self, record: Callback) -> str:
         return f"{record.attempts} of {record.business_process.attempts_before_failure}"
 
     def _time(self, value: datetime | None, record: Callback) -> str:
-        return self.time_display.format(value, record.business_process.tz)
+        return esc(self.time_display.format(value, record.business_process.tz))
 
     def cell_desired_time(self, record: Callback) -> str:
         return self._time(record.desired_time, record)
@@ -250,11 +234,10 @@ class CallbackTable(tables.Table):
         return self._time(record.completed_at, record)
 
     def cell_owner_agent(self, record: Callback) -> str:
-        return escape(str(record.owner_agent)) if record.owner_agent_id else "—"
+        return esc(str(record.owner_agent)) if record.owner_agent_id else "—"
 
-    def cell_actions(self, record: Callback) -> SafeString:
-        return format_html(
-            '<button type="button" class="row-menu-button cbp-menu-button" aria-haspopup="menu" '
-            'aria-expanded="false" aria-label="Actions on {}" title="Actions">⋯</button>',
-            record.external_id,
+    def cell_actions(self, record: Callback) -> str:
+        return (
+            '<button type="button" class="row-menu-button cbp-menu-button" aria-haspopup="menu" aria-expanded="false" '
+            f'aria-label="Actions on {esc(record.external_id)}" title="Actions">⋯</button>'
         )

@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from datetime import datetime
 from functools import cached_property
+from html import escape as esc
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -23,7 +24,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views import View
@@ -162,15 +162,14 @@ class CallbacksView(CallbacksPageMixin, SingleTableMixin, FilterView):
         chosen = set(self.request.GET.getlist("business_process"))
         context.update(
             # Drawn here: Django's widget renders each of a thousand options through a template (~50 ms).
-            business_process_options=format_html_join(
-                "",
-                '<option value="{}"{}>{} ({})</option>',
-                (
-                    (code, mark_safe(" selected") if code in chosen else "", name, code)
+            business_process_options=mark_safe(
+                "".join(
+                    f'<option value="{esc(code)}"{" selected" if code in chosen else ""}>{esc(name)} ({esc(code)})'
+                    "</option>"
                     for code, name in BusinessProcess.objects.filter(is_active=True)
                     .order_by("code")
                     .values_list("code", "name")
-                ),
+                )
             ),
             may_act=self.may_act,
             preferences_form=PreferencesForm(instance=self.preferences),
