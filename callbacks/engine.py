@@ -849,3 +849,42 @@ def _audit(action: str, actor: Actor, callback: Callback, before: dict | None = 
         changes=changes,
         note=note,
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bulk cancel (Callbacks page)
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    """What a bulk cancel did to one callback: cancelled, or skipped and why."""
+
+    callback: Callback
+    previous_state: str
+    cancelled: bool
+    reason: str = ""
+
+
+def cancel_many(callback_ids, at: datetime, actor: Actor, reason: str = "") -> list[CancelOutcome]:
+    """Cancel many callbacks, each in its own transaction through ``cancel``; one refusal stops nothing.
+
+    PROCESSING callbacks (an agent is on them) and completed ones are skipped and reported, as is any callback
+    whose state changed since it was read (the refusal's reason is kept).
+    """
+    outcomes = []
+    callbacks = Callback.objects.filter(pk__in=list(callback_ids)).select_related("business_process")
+    for callback in callbacks.order_by("created", "pk"):
+        previous = callback.state
+        if previous == CallbackState.PROCESSING:
+            outcomes.append(CancelOutcome(callback, previous, False, "an agent is on it (Processing)"))
+            continue
+        if previous == CallbackState.COMPLETED:
+            outcomes.append(CancelOutcome(callback, previous, False, f"already {_describe(callback)}"))
+            continue
+        try:
+            cancelled = cancel(callback.pk, at, actor, reason)
+        except TransitionRefused as refusal:
+            outcomes.append(CancelOutcome(callback, previous, False, str(refusal)))
+        else:
+            outcomes.append(CancelOutcome(cancelled, previous, True))
+    return outcomes

@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("callbacks.api.urls")),
     path("api/v1/", include("monitoring.api.urls")),
+    path("callbacks/", include("callbacks.urls")),
     path("", include("monitoring.urls")),
 ]

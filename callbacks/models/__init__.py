@@ -1,6 +1,7 @@
 from .audit import AuditEntry, IngestedEvent
 from .business_processes import BusinessProcess, ScheduleException, ScheduleRange
 from .callbacks import Agent, Attempt, Callback
+from .preferences import CancellationSummary, UserPreferences
 from .tokens import ApiToken
 
 __all__ = [
@@ -10,7 +11,9 @@ __all__ = [
     "AuditEntry",
     "BusinessProcess",
     "Callback",
+    "CancellationSummary",
     "IngestedEvent",
     "ScheduleException",
     "ScheduleRange",
+    "UserPreferences",
 ]

@@ -179,7 +179,7 @@ class BusinessProcessSearchView(BusinessProcessPageMixin, TemplateView):
             "limit": search_live.ROW_LIMIT,
             "urls": {
                 # The Callbacks page across business processes (issue 4, built beside this tab), searching by id.
-                "find": f"/callbacks/?q={CALLBACK}",
+                "find": reverse("callbacks") + f"?range=custom&q={CALLBACK}",  # custom, no dates: any age
                 **actions,
             },
         }

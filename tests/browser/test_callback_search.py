@@ -170,6 +170,6 @@ def test_a_manager_gets_links_but_no_actions(monitor_page, make_business_process
     menu = page.locator("#row-menu")
     expect(menu).to_be_visible()
     expect(menu.get_by_role("menuitem")).to_have_text(["Find on the Callbacks page"])
-    expect(menu.get_by_role("menuitem")).to_have_attribute("href", "/callbacks/?q=cb-1")
+    expect(menu.get_by_role("menuitem")).to_have_attribute("href", "/callbacks/?range=custom&q=cb-1")
     assert page.locator("[data-action]").count() == 0
     assert page.locator("#confirm-dialog").count() == 0
