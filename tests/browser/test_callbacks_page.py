@@ -159,32 +159,25 @@ def test_a_managers_page_offers_no_action(callbacks_page, callbacks):
 
 
 def test_a_refused_action_says_why_and_shows_the_current_state(callbacks_page, callbacks):
-    """The per-callback endpoints belong to the Callback Search work (callbacks/api/); here the browser talks to
-    a stand-in that answers as their contract says, to check what this page sends and shows."""
+    """The page showed cb-ny queued; an agent took it meanwhile: the purge is refused, and the page says why."""
     page = callbacks_page("supervisors", "sophie")
     sent = []
+    page.on("request", lambda request: sent.append(request) if request.url.endswith("/purge/") else None)
+    agent = Agent.objects.get(login_id="agent-7")
+    engine.offer(Callback.objects.get(external_id="cb-ny").pk, agent, timezone.now(), engine.SYSTEM)
+    engine.accept(Callback.objects.get(external_id="cb-ny").pk, agent, timezone.now(), engine.SYSTEM)
 
-    def refuse(route):
-        sent.append(route.request)
-        route.fulfill(
-            status=409,
-            content_type="application/json",
-            body='{"detail": "Callback cb-ny cannot be purged while an agent is on it.", "state": "processing", '
-            '"state_label": "Processing (Dialing)", "location": "HandlingByAgent"}',
-        )
-
-    page.route("**/api/v1/callbacks/cb-ny/purge/", refuse)
     page.click('tr[data-callback="cb-ny"]', button="right")
     page.click("#cbp-row-menu [data-action=purge]")
     page.click("#cbp-action-confirm")
-    error = page.wait_for_selector("#cbp-action-error:not([hidden])")
-    assert error.inner_text() == (
-        "Callback cb-ny cannot be purged while an agent is on it. Current state: Processing (Dialing)."
-    )
+
+    error = page.wait_for_selector("#cbp-action-error:not([hidden])").inner_text()
+    assert "cb-ny is now" in error and "Nothing was changed" in error and error.endswith("Current state: Dialing.")
     [request] = sent
     assert request.method == "POST" and request.post_data_json == {"expected_state": "queued"}
     assert request.headers["x-csrftoken"] and request.headers["content-type"] == "application/json"
     assert page.get_attribute('tr[data-callback="cb-ny"]', "data-state") == "processing"
+    assert Callback.objects.get(external_id="cb-ny").state == CallbackState.PROCESSING
 
 
 def test_a_reschedule_sends_the_chosen_slot(callbacks_page, make_business_process):
@@ -192,12 +185,7 @@ def test_a_reschedule_sends_the_chosen_slot(callbacks_page, make_business_proces
     make_callback("cb-later", sales, "+12125550134", desired_time=timezone.now() + timedelta(hours=5))
     page = callbacks_page("supervisors", "sophie")
     sent = []
-
-    def accept(route):
-        sent.append(route.request.post_data_json)
-        route.fulfill(status=200, content_type="application/json", body='{"external_id": "cb-later"}')
-
-    page.route("**/api/v1/callbacks/cb-later/reschedule/", accept)
+    page.on("request", lambda request: sent.append(request.post_data_json) if "/reschedule/" in request.url else None)
     page.click('tr[data-callback="cb-later"] .cbp-menu-button')
     offered = page.eval_on_selector_all(
         "#cbp-row-menu [data-action]:not([hidden])", "items => items.map(i => i.dataset.action)"
@@ -211,3 +199,5 @@ def test_a_reschedule_sends_the_chosen_slot(callbacks_page, make_business_proces
     with page.expect_navigation():  # the page is drawn again after a success
         page.click("#cbp-action-confirm")
     assert sent == [{"expected_state": "scheduled", "desired_time": slot}]
+    rescheduled = Callback.objects.get(external_id="cb-later")
+    assert rescheduled.desired_time == datetime.fromisoformat(slot) and rescheduled.state == CallbackState.SCHEDULED
