@@ -231,92 +231,14 @@
 
   /* ---- Row menu ------------------------------------------------------------------------------------- */
 
-  const menu = {
-    element: document.getElementById("row-menu"),
-    row: null,
-
-    items() {
-      return [...this.element.querySelectorAll('[role="menuitem"]')].filter((item) => !item.hidden);
-    },
-
-    open(tr, x, y) {
-      this.row = tr;
-      const code = tr.dataset.bp;
-      for (const link of this.element.querySelectorAll("[data-link]")) link.href = urlFor(link.dataset.link, code);
-      const stopped = tr.dataset.status === "stopped";
-      for (const button of this.element.querySelectorAll("[data-action]")) {
-        button.hidden = (button.dataset.action === "stop") === stopped;
-      }
-      this.element.hidden = false;
-      const box = this.element.getBoundingClientRect();
-      this.element.style.left = Math.max(0, Math.min(x, innerWidth - box.width - 4)) + "px";
-      this.element.style.top = Math.max(0, Math.min(y, innerHeight - box.height - 4)) + "px";
-      tr.querySelector(".row-menu-button").setAttribute("aria-expanded", "true");
-      tr.classList.add("menu-open");
-      this.items()[0].focus();
-    },
-
-    close(returnFocus) {
-      if (!this.row) return;
-      const button = this.row.querySelector(".row-menu-button");
-      button.setAttribute("aria-expanded", "false");
-      this.row.classList.remove("menu-open");
-      this.element.hidden = true;
-      this.row = null;
-      if (returnFocus) button.focus();
-    },
-
-    move(step) {
-      const items = this.items();
-      const at = items.indexOf(document.activeElement);
-      items[(at + step + items.length) % items.length].focus();
-    },
-  };
-
-  tbody.addEventListener("contextmenu", (event) => {
-    const tr = event.target.closest("tr[data-bp]");
-    if (!tr) return;
-    event.preventDefault();
-    menu.close(false);
-    menu.open(tr, event.clientX, event.clientY);
-  });
-
-  tbody.addEventListener("click", (event) => {
-    const button = event.target.closest(".row-menu-button");
-    if (!button) return;
-    const tr = button.closest("tr");
-    if (menu.row === tr) return menu.close(true);
-    menu.close(false);
-    const box = button.getBoundingClientRect();
-    menu.open(tr, box.left, box.bottom + 2);
-  });
-
-  tbody.addEventListener("keydown", (event) => {
-    if (event.key === "ArrowDown" && event.target.matches(".row-menu-button")) {
-      event.preventDefault();
-      event.target.click();
+  const menu = RowMenu(tbody, document.getElementById("row-menu"), "tr[data-bp]", (tr, element) => {
+    const code = tr.dataset.bp;
+    for (const link of element.querySelectorAll("[data-link]")) link.href = urlFor(link.dataset.link, code);
+    const stopped = tr.dataset.status === "stopped";
+    for (const button of element.querySelectorAll("[data-action]")) {
+      button.hidden = (button.dataset.action === "stop") === stopped;
     }
   });
-
-  menu.element.addEventListener("keydown", (event) => {
-    const items = menu.items();
-    if (event.key === "ArrowDown") menu.move(1);
-    else if (event.key === "ArrowUp") menu.move(-1);
-    else if (event.key === "Home") items[0].focus();
-    else if (event.key === "End") items[items.length - 1].focus();
-    else if (event.key === "Escape" || event.key === "Tab") menu.close(true);
-    else if (event.key === " " && event.target.matches("a")) event.target.click();
-    else return;
-    event.preventDefault();
-  });
-
-  document.addEventListener("mousedown", (event) => {
-    if (menu.row && !menu.element.contains(event.target) && !event.target.closest(".row-menu-button")) {
-      menu.close(false);
-    }
-  });
-  addEventListener("resize", () => menu.close(false));
-  addEventListener("scroll", () => menu.close(false), true);
 
   /* ---- Stop / Resume callbacks ---------------------------------------------------------------------- */
 
