@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import administration, business_processes, explain, monitor, whatif
+from .views import administration, business_processes, explain, monitor, reports, whatif
 
 urlpatterns = [
     path("", monitor.MonitorView.as_view(), name="home"),
@@ -52,4 +52,17 @@ urlpatterns = [
     ),
     path("business-processes/<str:code>/explain/<str:column>/", explain.ExplainView.as_view(), name="explain-column"),
     path("explain/<str:column>/", explain.ExplainView.as_view(), name="explain-totals"),
+    path(
+        "reports/completed-callbacks/",
+        reports.CompletedCallbacksReportView.as_view(),
+        name="report-completed-callbacks",
+    ),
+    path(
+        "reports/completed-callbacks/download/",
+        reports.CompletedCallbacksDownloadView.as_view(),
+        name="report-completed-callbacks-download",
+    ),
+    path("reports/exports/<uuid:pk>/", reports.ReportExportView.as_view(), name="report-export"),
+    path("reports/exports/<uuid:pk>/status/", reports.ReportExportStatusView.as_view(), name="report-export-status"),
+    path("reports/exports/<uuid:pk>/file/", reports.ReportExportFileView.as_view(), name="report-export-file"),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
 import django_filters
@@ -27,8 +27,9 @@ def time_zone_choices() -> list[tuple[str, str]]:
 
 
 def local_midnight(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
-    """The instant a local day begins. Built in the zone (not shifted from UTC) so a DST day lasts 23 or 25 h."""
-    return datetime.combine(day, time(0), tzinfo=tz)
+    """The instant (in UTC) a local day begins. Built in the zone, not shifted from UTC, so a DST day lasts 23 or
+    25 hours; returned in UTC because Python subtracts two times of one zone by their wall clocks."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 class DateRangeFilterForm(forms.Form):
@@ -70,6 +71,7 @@ class CompletedCallbackFilterSet(django_filters.FilterSet):
         field_name="business_process",
         to_field_name="code",
         queryset=BusinessProcess.objects.order_by("name"),
+        method="filter_business_processes",
     )
     end_state = django_filters.MultipleChoiceFilter(
         label="End states", choices=EndState.choices, widget=forms.CheckboxSelectMultiple
@@ -118,13 +120,20 @@ class CompletedCallbackFilterSet(django_filters.FilterSet):
         return zoneinfo.ZoneInfo(name or DEFAULT_TIME_ZONE)
 
     def filter_queryset(self, queryset: QuerySet[Callback]) -> QuerySet[Callback]:
-        queryset = super().filter_queryset(queryset)
+        # django-filter's own loop would look for a filter behind every form field, the date range's included.
+        for name, value in self.form.cleaned_data.items():
+            if name in self.filters:
+                queryset = self.filters[name].filter(queryset, value)
         start, end = self.form.range_in_zone()
         if start:
             queryset = queryset.filter(completed_at__gte=start)
         if end:
             queryset = queryset.filter(completed_at__lt=end)
         return queryset
+
+    def filter_business_processes(self, queryset: QuerySet[Callback], name: str, chosen) -> QuerySet[Callback]:
+        # By id (codes in the URL): the filter's own lookup would compare the codes with the ids.
+        return queryset.filter(business_process__in=[bp.pk for bp in chosen]) if chosen else queryset
 
     def filter_agent(self, queryset: QuerySet[Callback], name: str, agent: Agent | None) -> QuerySet[Callback]:
         if agent is None:
