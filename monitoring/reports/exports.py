@@ -108,8 +108,9 @@ def attempt_header(tz: ZoneInfo) -> list[str]:
     return ["Attempt", f"Attempt time ({tz.key})", "Agent name", "Attempt state"]
 
 
-def chunks(callbacks: QuerySet[Callback], chunk_size: int = CHUNK_SIZE) -> Iterator[list[tuple[tuple, list[tuple]]]]:
+def chunks(callbacks: QuerySet[Callback], chunk_size: int | None = None) -> Iterator[list[tuple[tuple, list[tuple]]]]:
     """The callbacks, oldest completion first, in chunks of (callback values, its attempts' values)."""
+    chunk_size = chunk_size or CHUNK_SIZE
     rows = callbacks.order_by("completed_at", "pk").values_list(*CALLBACK_FIELDS).iterator(chunk_size=chunk_size)
     while batch := list(islice(rows, chunk_size)):
         attempts = defaultdict(list)
