@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from callbacks.choices import CompletionStatus, EndState
 from monitoring.reports.filtersets import CompletedCallbackFilterSet
@@ -210,8 +211,6 @@ def test_first_visit_shows_the_last_seven_days_in_utc(history, manager):
     recent = completed_callback(
         history["sales"], "cb-today", end_state=EndState.REACHED, created=utc(1, 0), completed=utc(1, 0)
     )
-    from django.utils import timezone
-
     recent.completed_at = recent.created = timezone.now() - timedelta(hours=1)
     recent.save()
     response = manager.get(URL)
