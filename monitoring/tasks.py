@@ -1,6 +1,7 @@
 """Celery tasks of the live monitor: the worker computes, the channel layer carries the changes."""
 
 from celery import shared_task
+from django.db import DatabaseError
 
 from . import live, search_live
 
@@ -29,7 +30,8 @@ def push_callback_search() -> int:
     return search_live.push_dirty()
 
 
-@shared_task(ignore_result=True)
+# A database that cannot be reached before the export starts is tried again; the export starts over each time.
+@shared_task(ignore_result=True, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
 def export_report(export_id: str) -> None:
     """Write a report download too large to stream (a ReportExport) into its file, recording progress."""
     from .reports import exports

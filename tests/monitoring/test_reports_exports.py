@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -26,7 +27,14 @@ def export_dir(settings, tmp_path):
 
 
 def wait_until_finished(client, status_url: str, timeout: float = 20) -> list[dict]:
-    """Poll the status as the page does; every answer seen, the last one finished."""
+    """Poll the status as the page does; every answer seen, the last one finished.
+
+    SQLite's shared-cache test database locks tables and fails a conflicting write at once: this thread reads
+    without read locks (as tests/browser/conftest.py's server threads do), so the worker's progress writes pass.
+    """
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        connection.connection.execute("PRAGMA read_uncommitted = true")
     seen = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
