@@ -15,6 +15,7 @@ completion time, last attempt time, total attempts, and for each attempt its tim
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 from django.db.models import Prefetch, QuerySet
 
@@ -37,8 +38,12 @@ def with_attempts(callbacks: QuerySet[Callback]) -> QuerySet[Callback]:
     return callbacks.prefetch_related(Prefetch("attempt_set", queryset=attempts))
 
 
-def attempt_time(offered_at: datetime | None, completed_at: datetime | None) -> datetime | None:
-    return offered_at or completed_at
+# Times are datetimes on screen and epoch seconds in the downloads (monitoring.reports.exports.Epoch).
+Moment = TypeVar("Moment", datetime, float)
+
+
+def attempt_time(offered_at: Moment | None, completed_at: Moment | None) -> Moment | None:
+    return offered_at if offered_at is not None else completed_at
 
 
 def agent_name(display_name: str | None, login_id: str | None) -> str:
@@ -49,7 +54,7 @@ def attempt_state(completion_status: str) -> str:
     return CompletionStatus(completion_status).label if completion_status else ""
 
 
-def last_attempt_time(times: list[datetime | None]) -> datetime | None:
+def last_attempt_time(times: list[Moment | None]) -> Moment | None:
     return max((t for t in times if t is not None), default=None)
 
 
