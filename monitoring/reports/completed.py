@@ -50,8 +50,11 @@ def agent_name(display_name: str | None, login_id: str | None) -> str:
     return display_name or login_id or ""
 
 
+ATTEMPT_STATES = dict(CompletionStatus.choices)
+
+
 def attempt_state(completion_status: str) -> str:
-    return CompletionStatus(completion_status).label if completion_status else ""
+    return ATTEMPT_STATES.get(completion_status, completion_status)
 
 
 def last_attempt_time(times: list[Moment | None]) -> Moment | None:
