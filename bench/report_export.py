@@ -158,7 +158,7 @@ def explain() -> None:
         for what, sql_of in (("page of 100", page), ("count", None)):
             with connection.cursor() as cursor:
                 if sql_of is None:
-                    sql, params = queryset.values("pk").query.sql_with_params()
+                    sql, params = queryset.order_by().values("pk").query.sql_with_params()
                     sql = f"SELECT count(*) FROM ({sql}) counted"
                 else:
                     sql, params = sql_of.query.sql_with_params()
