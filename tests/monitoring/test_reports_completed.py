@@ -244,10 +244,23 @@ def test_paged_by_100(history, manager):
             created=utc(28, 1),
             completed=utc(28, 2) + timedelta(seconds=n),
         )
-    first = report_rows(manager.get(URL, UTC_DAYS))
+    response = manager.get(URL, UTC_DAYS)
+    first = report_rows(response)
     second = report_rows(manager.get(URL, {**UTC_DAYS, "page": 2}))
     assert len(first) == 100 and len(second) == 9
     assert {row["id"] for row in first + second} >= {"cb-withdrawn", "cb-reached", "bulk-000", "bulk-104"}
+    assert '<strong id="report-count">109</strong> completed callbacks.' in response.content.decode()
+
+
+def test_the_total_stops_at_the_count_limit(history, manager, monkeypatch):
+    """Counting a month of a busy contact center would take longer than showing its page."""
+    from monitoring.views.reports import CompletedCallbacksReportView
+
+    monkeypatch.setattr(CompletedCallbacksReportView, "COUNT_LIMIT", 3)
+    page = manager.get(URL, UTC_DAYS).content.decode()
+    assert 'More than <strong id="report-count">3</strong> completed callbacks.' in page
+    monkeypatch.setattr(CompletedCallbacksReportView, "COUNT_LIMIT", 4)
+    assert '<strong id="report-count">4</strong> completed callbacks.' in manager.get(URL, UTC_DAYS).content.decode()
 
 
 def test_queries_per_page_do_not_grow_with_rows_or_attempts(history, manager, django_assert_num_queries):
@@ -269,9 +282,9 @@ def test_queries_per_page_do_not_grow_with_rows_or_attempts(history, manager, dj
             completed=utc(28, 3),
             attempts=[(history["alice"], utc(28, 1), utc(28, 2), CompletionStatus.NO_ANSWER)] * 3,
         )
-    # Session, user, permissions (2), count, the filter form's agents and business processes, the page of
-    # callbacks (business process joined), their attempts (one prefetch, agents joined): 9, whatever the
-    # number of rows and attempts.
+    # Session, user, permissions (2), the filter form's agents and business processes, the page of callbacks
+    # (business process joined; not counted), their attempts (one prefetch, agents joined), the total (up to
+    # a limit): 9, whatever the number of rows and attempts.
     with django_assert_num_queries(9):
         rows = report_rows(manager.get(URL, UTC_DAYS))
     assert len(rows) == 34 and sum(len(row["attempts"]) for row in rows) == 90 + 4
