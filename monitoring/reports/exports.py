@@ -242,18 +242,20 @@ def _xlsx_text(value):
 
 def write_xlsx(
     callbacks: QuerySet[Callback], tz: ZoneInfo, path: Path, progress: Callable[[int], None] | None = None
-) -> None:
-    """The XLSX into ``path``: a write-only workbook keeps one row in memory per sheet, the rest in temp files."""
+) -> int:
+    """The XLSX into ``path``: a write-only workbook keeps one row in memory per sheet, the rest in temp files.
+    Returns the number of rows written (both sheets, headers excepted)."""
     cells = Cells(tz)
     workbook = Workbook(write_only=True)
     callback_sheet = workbook.create_sheet("Callbacks")
     attempt_sheet = workbook.create_sheet("Attempts")
     callback_sheet.append(callback_header(tz))
     attempt_sheet.append(["Callback ID", "Business process"] + attempt_header(tz))
-    done = 0
+    done = rows = 0
     for chunk in chunks(callbacks):
         for row, attempts in chunk:
             callback, attempt_cells = cells.entry(row, attempts)
+            rows += 1 + len(attempt_cells)
             callback = [_xlsx_text(value) for value in callback]
             callback_sheet.append(callback)
             for attempt in attempt_cells:
@@ -262,6 +264,7 @@ def write_xlsx(
         if progress:
             progress(done)
     workbook.save(path)
+    return rows
 
 
 def download_name(fmt: str) -> str:
