@@ -24,11 +24,14 @@ def report_time(value: datetime | None, tz: ZoneInfo) -> str:
 class CompletedCallbackTable(tables.Table):
     """6.04 Completed Callback Interaction, one row per completed callback; its attempts unfold in the row."""
 
-    business_process = tables.Column("Business process", accessor="business_process__name")
+    # Each order ends on unique columns, so that pages neither repeat nor skip a callback.
+    business_process = tables.Column(
+        "Business process", accessor="business_process__name", order_by=("business_process__name", "completed_at", "pk")
+    )
     external_id = tables.Column("Callback ID", orderable=False)
     phone = tables.Column("Phone", orderable=False)
     customer_name = tables.Column("Customer name", orderable=False, default="—")
-    end_state = tables.Column("End state")
+    end_state = tables.Column("End state", order_by=("end_state", "completed_at", "pk"))
     created = tables.Column("Original entrance time", orderable=False)
     completed_at = tables.Column("Completion time", order_by=("completed_at", "pk"))
     last_attempt = tables.Column("Last attempt time", empty_values=(), orderable=False)
