@@ -186,13 +186,12 @@ class Cells:
         _, code, name, external_id, phone, customer_name, end_state, created, completed_at = row
         time = self.time
         attempt_cells = []
-        times = []
+        # The last attempt time is one of the attempt times: formatted once (formatting is most of the work).
+        formatted = {}
         for number, offered_at, attempt_completed_at, status, display_name, login_id in attempts:
             moment = completed.attempt_time(offered_at, attempt_completed_at)
-            times.append(moment)
-            attempt_cells.append(
-                [number, time(moment), _agent_cell(display_name, login_id), completed.attempt_state(status)]
-            )
+            formatted[moment] = text = time(moment)
+            attempt_cells.append([number, text, _agent_cell(display_name, login_id), completed.attempt_state(status)])
         bp_code, bp_name = _business_process_cells(code, name)
         callback_cells = [
             bp_code,
@@ -203,7 +202,7 @@ class Cells:
             END_STATE_LABELS.get(end_state, end_state),
             time(created),
             time(completed_at),
-            time(completed.last_attempt_time(times)),
+            formatted.get(completed.last_attempt_time(list(formatted)), ""),
             len(attempts),
         ]
         return callback_cells, attempt_cells
