@@ -7,7 +7,7 @@ completion time, last attempt time, total attempts, and for each attempt its tim
   included) — not ``Callback.attempts``, which counts only those towards Attempts Before Failure.
 - An attempt's time is when it was offered; the Aborted attempt the engine records when the schedule closes
   was never offered, so its time is when it was recorded (the callback's removal).
-- The last attempt time is the latest attempt time of the callback (so an aborted callback shows its removal).
+- The last attempt time is the time of the callback's last attempt (so an aborted callback shows its removal).
 - The attempt state is the attempt's completion status: Aborted for the schedule's removal, Withdrawn for an
   offer taken back by Purge or Cancel.
 """
@@ -38,8 +38,8 @@ def with_attempts(callbacks: QuerySet[Callback]) -> QuerySet[Callback]:
     return callbacks.prefetch_related(Prefetch("attempt_set", queryset=attempts))
 
 
-# Times are datetimes on screen and epoch seconds in the downloads (monitoring.reports.exports.Epoch).
-Moment = TypeVar("Moment", datetime, float)
+# Times are datetimes on screen, formatted text in the downloads (monitoring.reports.exports.ReportTime).
+Moment = TypeVar("Moment", datetime, str)
 
 
 def attempt_time(offered_at: Moment | None, completed_at: Moment | None) -> Moment | None:
@@ -58,7 +58,9 @@ def attempt_state(completion_status: str) -> str:
 
 
 def last_attempt_time(times: list[Moment | None]) -> Moment | None:
-    return max((t for t in times if t is not None), default=None)
+    """The time of the last attempt, the attempts in number order (numbers follow time: an Aborted attempt
+    is always the last one)."""
+    return next((t for t in reversed(times) if t is not None), None)
 
 
 class Entry:

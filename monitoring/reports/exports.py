@@ -4,7 +4,7 @@ Rows are read in chunks through one database cursor (``.iterator()``, a server-s
 the matching callbacks joined to their attempts, in order, grouped back into callbacks. Nothing holds more
 than a chunk, so a 1,000,000-callback download uses the memory of a 100-callback one. Values are read as
 tuples, not models (building millions of model instances would cost more than everything else together),
-and times as epoch seconds (see ``Epoch``).
+and times as text PostgreSQL writes (see ``ReportTime``).
 
 - CSV: one row per attempt, the callback's columns repeated (so it pivots); a callback with no attempt gets
   one row with the attempt columns empty. UTF-8 with a byte-order mark (so Excel reads the names right).
@@ -40,7 +40,8 @@ from zoneinfo import ZoneInfo
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import FloatField, Func, QuerySet
+from django.db.models import CharField, Func, QuerySet
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, HttpRequest, QueryDict, StreamingHttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
@@ -60,19 +61,35 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
 
-class Epoch(Func):
-    """A time as seconds since 1970, a float. The driver reads a float in C, where it parses a timestamp in
-    Python (Django's time-zone-aware loader): three timestamps a row made that most of an export's time."""
+class ReportTime(Func):
+    """A time as the downloads write it: ISO 8601 in the report's zone, with its UTC offset, to the second.
 
-    output_field = FloatField()
+    On PostgreSQL the database writes the text, sparing Python the formatting (and Django's parsing of each
+    timestamp in Python), which was most of an export's work. On SQLite it comes as epoch seconds, a float the
+    driver reads in C, and ``Cells.time`` formats it.
+    """
+
+    output_field = CharField()
+
+    def __init__(self, expression, zone: str):
+        super().__init__(expression)
+        self.zone = zone
 
     @property
     def convert_value(self):
-        # The drivers give a float already; Django's default converter would call float() again on every value.
+        # The drivers give the value as the downloads use it; Django would add a converter call per value.
         return self._convert_value_noop
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+        time_sql, time_params = compiler.compile(self.source_expressions[0])
+        local, local_params = f"({time_sql} AT TIME ZONE %s)", [*time_params, self.zone]
+        offset = f"EXTRACT(EPOCH FROM {local} - ({time_sql} AT TIME ZONE 'UTC'))::int"
+        offset_params = [*local_params, *time_params]
+        sql = (
+            f"(to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN {offset} < 0 THEN '-' ELSE '+' END"
+            f" || to_char(abs({offset}) / 3600, 'FM00') || ':' || to_char(mod(abs({offset}), 3600) / 60, 'FM00'))"
+        )
+        return sql, [*local_params, *offset_params * 3]
 
     def as_sqlite(self, compiler, connection, **extra):
         # Django keeps SQLite times as UTC text; julianday() reads it (precise to some microseconds).
@@ -80,26 +97,31 @@ class Epoch(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
-# One row per attempt (one for a callback without any): the callback's values, then its attempt's.
-CALLBACK_VALUES = (
-    "pk",
-    "business_process__code",
-    "business_process__name",
-    "external_id",
-    "phone",
-    "customer_name",
-    "end_state",
-    Epoch("created"),
-    Epoch("completed_at"),
-)
-ATTEMPT_VALUES = (
-    "attempt_set__number",
-    Epoch("attempt_set__offered_at"),
-    Epoch("attempt_set__completed_at"),
-    "attempt_set__completion_status",
-    "attempt_set__agent__display_name",
-    "attempt_set__agent__login_id",
-)
+def report_values(zone: str) -> tuple[int, tuple]:
+    """What a download reads, one row per attempt (one for a callback without any): the callback's values,
+    then its attempt's; and how many of them are the callback's."""
+    callback = (
+        "pk",
+        "business_process__code",
+        "business_process__name",
+        "external_id",
+        "phone",
+        "customer_name",
+        "end_state",
+        ReportTime("created", zone),
+        ReportTime("completed_at", zone),
+    )
+    attempt = (
+        "attempt_set__number",
+        # completed.attempt_time: when offered, else (an Aborted attempt) when recorded.
+        ReportTime(Coalesce("attempt_set__offered_at", "attempt_set__completed_at"), zone),
+        "attempt_set__completion_status",
+        "attempt_set__agent__display_name",
+        "attempt_set__agent__login_id",
+    )
+    return len(callback), callback + attempt
+
+
 END_STATE_LABELS = dict(EndState.choices)
 
 
@@ -132,7 +154,9 @@ def attempt_header(tz: ZoneInfo) -> list[str]:
     return ["Attempt", f"Attempt time ({tz.key})", "Agent name", "Attempt state"]
 
 
-def chunks(callbacks: QuerySet[Callback], chunk_size: int | None = None) -> Iterator[list[tuple[tuple, list[tuple]]]]:
+def chunks(
+    callbacks: QuerySet[Callback], tz: ZoneInfo, chunk_size: int | None = None
+) -> Iterator[list[tuple[tuple, list[tuple]]]]:
     """The callbacks, oldest completion first, in chunks of (callback values, its attempts' values).
 
     One query, read through one cursor ``chunk_size`` rows at a time: the callbacks left-joined to their
@@ -141,12 +165,12 @@ def chunks(callbacks: QuerySet[Callback], chunk_size: int | None = None) -> Iter
     in an IN list, took twice as long on PostgreSQL.)
     """
     chunk_size = chunk_size or CHUNK_SIZE
+    width, values = report_values(tz.key)
     rows = (
         callbacks.order_by("completed_at", "pk", "attempt_set__number")
-        .values_list(*CALLBACK_VALUES, *ATTEMPT_VALUES)
+        .values_list(*values)
         .iterator(chunk_size=chunk_size)
     )
-    width = len(CALLBACK_VALUES)
     chunk = []
     for _, group in groupby(rows, key=itemgetter(0)):
         group = list(group)
@@ -175,23 +199,23 @@ class Cells:
     def __init__(self, tz: ZoneInfo):
         self.tz = tz
 
-    def time(self, epoch: float | None) -> str:
-        # Rounded to the millisecond first: julianday()'s float may fall a hair before the second it means.
-        if epoch is None:
+    def time(self, value: str | float | None) -> str:
+        """A ReportTime's value: written by PostgreSQL already, or epoch seconds from SQLite."""
+        if value is None:
             return ""
-        return datetime.fromtimestamp(round(epoch, 3), self.tz).isoformat(timespec="seconds")
+        if isinstance(value, str):
+            return value
+        # Rounded to the millisecond first: julianday()'s float may fall a hair before the second it means.
+        return datetime.fromtimestamp(round(value, 3), self.tz).isoformat(timespec="seconds")
 
     def entry(self, row: tuple, attempts: list[tuple]) -> tuple[list, list[list]]:
         """A callback's cells, and its attempts' cells."""
         _, code, name, external_id, phone, customer_name, end_state, created, completed_at = row
         time = self.time
-        attempt_cells = []
-        # The last attempt time is one of the attempt times: formatted once (formatting is most of the work).
-        formatted = {}
-        for number, offered_at, attempt_completed_at, status, display_name, login_id in attempts:
-            moment = completed.attempt_time(offered_at, attempt_completed_at)
-            formatted[moment] = text = time(moment)
-            attempt_cells.append([number, text, _agent_cell(display_name, login_id), completed.attempt_state(status)])
+        attempt_cells = [
+            [number, time(moment), _agent_cell(display_name, login_id), completed.attempt_state(status)]
+            for number, moment, status, display_name, login_id in attempts
+        ]
         bp_code, bp_name = _business_process_cells(code, name)
         callback_cells = [
             bp_code,
@@ -202,7 +226,7 @@ class Cells:
             END_STATE_LABELS.get(end_state, end_state),
             time(created),
             time(completed_at),
-            formatted.get(completed.last_attempt_time(list(formatted)), ""),
+            completed.last_attempt_time([attempt[1] for attempt in attempt_cells]) or "",
             len(attempts),
         ]
         return callback_cells, attempt_cells
@@ -217,7 +241,7 @@ def csv_parts(callbacks: QuerySet[Callback], tz: ZoneInfo, progress: Callable[[i
     writer.writerow(callback_header(tz) + attempt_header(tz))
     no_attempt = [""] * len(attempt_header(tz))
     done = 0
-    for chunk in chunks(callbacks):
+    for chunk in chunks(callbacks, tz):
         for row, attempts in chunk:
             callback, attempt_cells = cells.entry(row, attempts)
             if attempt_cells:
@@ -251,7 +275,7 @@ def write_xlsx(
     callback_sheet.append(callback_header(tz))
     attempt_sheet.append(["Callback ID", "Business process"] + attempt_header(tz))
     done = rows = 0
-    for chunk in chunks(callbacks):
+    for chunk in chunks(callbacks, tz):
         for row, attempts in chunk:
             callback, attempt_cells = cells.entry(row, attempts)
             rows += 1 + len(attempt_cells)

@@ -232,3 +232,19 @@ def test_csv_streams_in_parts_from_one_query(history, manager, django_assert_num
         parts = list(response.streaming_content)
     assert len(parts) == 2
     assert len(parse_csv(b"".join(parts))) == 1 + 5
+
+
+@pytest.mark.parametrize(
+    ("zone", "created"),
+    [
+        ("America/St_Johns", "2026-03-27T06:30:00-02:30"),  # negative, with minutes (Newfoundland, summer time)
+        ("Asia/Kolkata", "2026-03-27T14:30:00+05:30"),
+        ("America/Los_Angeles", "2026-03-27T02:00:00-07:00"),
+        ("UTC", "2026-03-27T09:00:00+00:00"),
+    ],
+)
+def test_times_carry_their_offset_in_any_zone(history, manager, zone, created):
+    """On PostgreSQL the database writes these (monitoring.reports.exports.ReportTime), on SQLite Python."""
+    rows = parse_csv(download(manager, "csv", {**UTC_DAYS, "time_zone": zone, "agent": "bob-22"}))
+    assert rows[0][6] == f"Original entrance time ({zone})"
+    assert rows[1][2] == "cb-reached" and rows[1][6] == created
