@@ -1,14 +1,16 @@
 """Report 6.04 Completed Callback Interaction on screen: exact rows in two time zones across a DST change,
 the filters, bad input, paging and the number of queries per page."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
+from callbacks import engine
 from callbacks.choices import CompletionStatus, EndState
+from callbacks.models import Agent, ScheduleRange
 from monitoring.reports.filtersets import CompletedCallbackFilterSet
 from tests.monitoring.reports_history import PARIS_DAYS, UTC_DAYS, build_history, completed_callback, utc
 
@@ -289,3 +291,53 @@ def test_queries_per_page_do_not_grow_with_rows_or_attempts(history, manager, dj
     with django_assert_num_queries(9):
         rows = report_rows(manager.get(URL, UTC_DAYS))
     assert len(rows) == 34 and sum(len(row["attempts"]) for row in rows) == 90 + 4
+
+
+def test_the_report_reads_what_the_engine_records(make_business_process, manager):
+    """A day driven through the engine itself: an offer declined then handled by another agent, a callback
+    purged untried, and one aborted when the schedule closed (its attempt Aborted, without agent)."""
+    paris = ZoneInfo("Europe/Paris")
+    actor = engine.Actor("tests")
+    day = (timezone.now().astimezone(paris) - timedelta(days=1)).date()
+
+    def at(hour: int, minute: int = 0, second: int = 0) -> datetime:
+        return datetime.combine(day, time(hour, minute, second), tzinfo=paris)
+
+    office = make_business_process("OFFICE", open=False, time_zone="Europe/Paris")
+    ScheduleRange.objects.bulk_create(
+        ScheduleRange(business_process=office, weekday=weekday, start=time(8), end=time(18)) for weekday in range(7)
+    )
+    alice = Agent.objects.create(login_id="alice", display_name="Alice Martin")
+    bob = Agent.objects.create(login_id="bob-22")
+    engine.apply_due_timers(at(9))
+
+    def request(external_id: str):
+        return engine.request_callback(
+            external_id=external_id, business_process=office, phone="+33142685300", at=at(10), actor=actor
+        )
+
+    reached, purged = request("reached"), request("purged")
+    request("aborted")  # left in queue: never tried that day
+    engine.offer(reached.pk, alice, at(11), actor)
+    engine.complete(reached.pk, alice, CompletionStatus.CANCEL, at(11, 1), actor)
+    engine.offer(reached.pk, bob, at(12), actor)
+    engine.accept(reached.pk, bob, at(12, 0, 5), actor)
+    engine.connect(reached.pk, bob, "person", at(12, 0, 20), actor)
+    engine.complete(reached.pk, bob, CompletionStatus.HANDLED, at(12, 5), actor)
+    engine.purge(purged.pk, at(13), actor)
+    engine.apply_due_timers(at(18, 0, 1))
+
+    rows = report_rows(
+        manager.get(URL, {"date_from": day.isoformat(), "date_to": day.isoformat(), "time_zone": "Europe/Paris"})
+    )
+    d = day.isoformat()
+    assert [(row["id"], row["cells"][4], row["cells"][7], row["attempts"]) for row in rows] == [
+        ("aborted", "Aborted", f"{d} 18:00:01", [["1", f"{d} 18:00:01", "—", "Aborted"]]),
+        ("purged", "Purged", "—", []),
+        (
+            "reached",
+            "Reached",
+            f"{d} 12:00:00",
+            [["1", f"{d} 11:00:00", "Alice Martin", "Cancel"], ["2", f"{d} 12:00:00", "bob-22", "Handled"]],
+        ),
+    ]
