@@ -1,6 +1,7 @@
 """Celery tasks of the live monitor: the worker computes, the channel layer carries the changes."""
 
 from celery import shared_task
+from django.db import DatabaseError
 
 from . import live, search_live
 
@@ -27,3 +28,20 @@ def recompute_monitor() -> None:
 def push_callback_search() -> int:
     """Push the Callback Search lists of the business processes that changed since the last run (coalesced)."""
     return search_live.push_dirty()
+
+
+# A database that cannot be reached before the export starts is tried again; the export starts over each time.
+@shared_task(ignore_result=True, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
+def export_report(export_id: str) -> None:
+    """Write a report download too large to stream (a ReportExport) into its file, recording progress."""
+    from .reports import exports
+
+    exports.run_export(export_id)
+
+
+@shared_task(ignore_result=True)
+def delete_old_report_exports() -> int:
+    """Beat, hourly: report downloads are kept for a day; older files and their jobs are deleted."""
+    from .reports import exports
+
+    return exports.delete_old_exports()

@@ -139,6 +139,12 @@ MONITOR_FULL_RECOMPUTE_SECONDS = 60.0
 CALLBACK_RETENTION_DAYS = int(os.environ.get("CALLBACK_RETENTION_DAYS", 14))
 AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", 400))
 
+# Report downloads (issue 6): up to this many callbacks stream straight to the browser; more are written to a
+# file in REPORT_EXPORT_DIR by a Celery task (with a progress bar), served only to the user who asked, for a day.
+REPORT_DIRECT_DOWNLOAD_MAX = int(os.environ.get("REPORT_DIRECT_DOWNLOAD_MAX", 50_000))
+REPORT_EXPORT_DIR = Path(os.environ.get("REPORT_EXPORT_DIR", BASE_DIR / ".run" / "exports"))
+REPORT_EXPORT_KEEP_HOURS = 24
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -168,6 +174,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.recompute_monitor",
         "schedule": MONITOR_FULL_RECOMPUTE_SECONDS,
         "options": {"expires": 30},
+    },
+    "delete-old-report-exports": {
+        "task": "monitoring.tasks.delete_old_report_exports",
+        "schedule": 3600.0,
+        "options": {"expires": 600},
     },
 }
 

@@ -1,0 +1,12 @@
+"""Reports (issue 6, seed 001 "Callback Reporting"): one module per report, sharing the pieces below.
+
+completed.py     6.04 Completed Callback Interaction: the query (one per page, attempts prefetched) and
+                 how an attempt reads in the report (its time, agent name, attempt state)
+filtersets.py    the reports' filters (django-filter), with the time zone their dates are read in
+tables.py        the reports' on-screen tables (django-tables2)
+exports.py       CSV / XLSX downloads, streamed in constant memory; large ones written by a Celery task
+                 (monitoring.tasks.export_report) into settings.REPORT_EXPORT_DIR
+
+agents.py        agent performance vs agent interactions (seed 000), every difference by reason
+summary.py       per business process per day or hour: requested, end states, reach rate, averages
+"""

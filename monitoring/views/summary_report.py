@@ -16,6 +16,7 @@ from django.views.generic import TemplateView
 from callbacks.choices import EndState
 from callbacks.models import BusinessProcess
 
+from ..reports.exports import neutralise
 from ..reports.summary import DAY, END_STATES, HOUR, Period, over_time, summarize
 
 MAX_DAYS = {DAY: 92, HOUR: 7}
@@ -108,11 +109,6 @@ def _chart(timeline: list[Period], granularity: str) -> dict:
     }
 
 
-def _text(value: str) -> str:
-    """A spreadsheet would run a cell starting with = + - @ (or tab, CR) as a formula: make it text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -130,7 +126,7 @@ def _csv(periods: list[Period], tz, granularity: str) -> StreamingHttpResponse:
         yield header
         for p in periods:
             yield (
-                [p.start.astimezone(tz).isoformat(), _text(p.business_process.code), p.requested]
+                [p.start.astimezone(tz).isoformat(), neutralise(p.business_process.code), p.requested]
                 + [p.ended[state] for state in END_STATES]
                 + [number(p.reach_rate), number(p.average_attempts), number(p.average_handle_seconds)]
             )

@@ -178,3 +178,16 @@ def test_everyone_who_watches_the_monitor_reads_the_summary(client, make_user):
         assert client.get(URL).status_code == 200
     client.force_login(make_user(None))
     assert client.get(URL).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("role", "titles"),
+    [
+        ("supervisors", ["Summary"]),
+        ("managers", ["Summary", "Completed Callback Interaction (6.04)", "Agent performance vs agent interactions"]),
+    ],
+)
+def test_the_reports_page_lists_what_the_user_may_open(client, make_user, role, titles):
+    client.force_login(make_user(role))
+    response = client.get(reverse("reports"))
+    assert [report["title"] for report in response.context["reports"]] == titles
