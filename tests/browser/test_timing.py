@@ -1,7 +1,5 @@
 """The Callback Timing editor in a real browser, and its effect on the supervisors' open monitors."""
 
-import time
-
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -35,11 +33,9 @@ def test_closing_today_shows_off_schedule_on_a_supervisors_open_monitor_without_
     row.locator("input[name$=-note]").fill("Strike")
     form.get_by_role("button", name="Save schedule").click()
 
-    saved_at = time.monotonic()
-    expect(status_cell(sam, "SALES")).to_have_text("Off Schedule HRS", timeout=3_000)
-    elapsed = time.monotonic() - saved_at
+    # How fast is measured by the benchmarks, not asserted here: the wait only bounds a test that would hang.
+    expect(status_cell(sam, "SALES")).to_have_text("Off Schedule HRS", timeout=10_000)
     assert sam.evaluate("window.notReloaded") is True
-    assert elapsed < 2, f"the open monitor showed the change {elapsed:.2f} s after the save"
 
     expect(alice.locator(".messages")).to_contain_text("Schedule saved. Closed, opens tomorrow 00:00")
     expect(alice.locator(".bp-header .badge")).to_have_text("Off Schedule HRS")
@@ -82,3 +78,41 @@ def test_copy_monday_and_a_bad_range_shows_its_message_beside_the_day(monitor_pa
         "Wednesday: 08:00–12:00 and 11:00–14:00 overlap."
     )
     assert sales.schedule_ranges.count() == 5 and not AuditEntry.objects.exists()
+
+
+def test_what_if_estimates_the_values_typed_before_they_are_saved(monitor_page, make_business_process):
+    from datetime import timedelta
+
+    from callbacks.choices import CallbackState, CompletionStatus, EndState
+    from callbacks.models import Attempt, Callback
+
+    sales = make_business_process("SALES", name="Sales France")
+    ended = timezone.now() - timedelta(days=1)
+    for n, statuses in enumerate([["handled"], ["no_answer", "no_answer", "handled"], ["no_answer"] * 3]):
+        callback = Callback.objects.create(
+            external_id=f"cb-{n}",
+            business_process=sales,
+            phone="+33142685300",
+            state=CallbackState.COMPLETED,
+            end_state=EndState.REACHED if statuses[-1] == "handled" else EndState.FAILED,
+            created=ended - timedelta(hours=3),
+            completed_at=ended,
+        )
+        for number, status in enumerate(statuses, start=1):
+            at = ended - timedelta(hours=3 - number)
+            Attempt.objects.create(
+                callback=callback, business_process=sales, number=number, offered_at=at, completed_at=at,
+                completion_status=CompletionStatus(status),
+            )  # fmt: skip
+    alice = monitor_page("administrators", "alice")
+    alice.goto(alice.url.rstrip("/") + "/business-processes/SALES/timing/")
+
+    alice.fill("#id_attempts_before_failure", "2")
+    alice.get_by_role("button", name="What if? Estimate from the last 14 days").click()
+
+    result = alice.locator("[data-what-if-result]")
+    expect(result).to_contain_text("an estimate")
+    # Reached 2 → 1 (the one reached on its 3rd try would have failed with 2 tries), failed 1 → 2.
+    expect(result.locator('tr[data-row="reached"] td')).to_have_text(["2", "1.0", "-1.0"])
+    expect(result.locator('tr[data-row="failed"] td')).to_have_text(["1", "2.0", "+1.0"])
+    assert BusinessProcess.objects.get(code="SALES").attempts_before_failure == 3, "nothing saved"
