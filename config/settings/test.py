@@ -20,3 +20,10 @@ CELERY_TASK_DEFAULT_QUEUE = f"callback-supervisor-{_RUN}"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"asgi-{_RUN}"  # noqa: F405
 MONITOR_REDIS_PREFIX = f"{_RUN}:monitor:"
 WHITENOISE_AUTOREFRESH = True
+
+# SQLite: a file of the run's own rather than the shared-cache memory database, whose table locks fail at once
+# ("database table is locked") when a real worker writes while the test reads; a file in WAL mode lets readers go
+# on and makes writers wait their turn.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    os.makedirs(BASE_DIR / ".run", exist_ok=True)  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".run" / f"test-db-{_RUN}.sqlite3")}  # noqa: F405
