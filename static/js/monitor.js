@@ -215,18 +215,7 @@
   /* ---- Messages ------------------------------------------------------------------------------------- */
 
   function say(text, kind) {
-    const item = document.createElement("p");
-    item.className = "monitor-message " + kind;
-    item.textContent = text;
-    const dismiss = document.createElement("button");
-    dismiss.type = "button";
-    dismiss.className = "dismiss";
-    dismiss.setAttribute("aria-label", "Dismiss");
-    dismiss.textContent = "×";
-    dismiss.addEventListener("click", () => item.remove());
-    item.appendChild(dismiss);
-    messages.replaceChildren(item);
-    if (kind === "ok") setTimeout(() => item.remove(), 6000);
+    sayAbove(messages, text, kind);
   }
 
   /* ---- Row menu ------------------------------------------------------------------------------------- */
@@ -258,19 +247,7 @@
   const dialog = document.getElementById("confirm-dialog");
 
   function confirmAction(action, name) {
-    return new Promise((resolve) => {
-      dialog.querySelector("#confirm-title").textContent = ACTIONS[action].title;
-      dialog.querySelector("#confirm-text").textContent = ACTIONS[action].question(name);
-      dialog.querySelector("#confirm-ok").textContent = ACTIONS[action].title;
-      dialog.returnValue = "cancel";
-      dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm"), { once: true });
-      dialog.showModal();
-    });
-  }
-
-  function csrfToken() {
-    const cookie = document.cookie.split("; ").find((part) => part.startsWith("csrftoken="));
-    return cookie ? decodeURIComponent(cookie.slice("csrftoken=".length)) : "";
+    return confirmInDialog(dialog, ACTIONS[action], name);
   }
 
   async function perform(action, tr) {

@@ -1,5 +1,8 @@
 /*
- * The row menu the live tables share (the monitor, the Callback Search tab): opened by a right-click on a row
+ * What the live tables share (the monitor, the Callback Search tab): the row menu, the confirmation of an
+ * action, the messages above the table, and the CSRF token their posts carry.
+ *
+ * The row menu: opened by a right-click on a row
  * or by the row's ⋮ button (Enter, Space or ArrowDown on it); inside, arrow keys, Home and End move, Escape and
  * Tab close it and give the focus back to the row's button.
  *
@@ -93,4 +96,40 @@ window.RowMenu = function RowMenu(tbody, element, rowSelector, prepare) {
   addEventListener("scroll", () => menu.close(false), true);
 
   return menu;
+};
+
+// A message above the table (kind "ok" or "error"), replacing the previous one; "ok" ones go by themselves.
+window.sayAbove = function sayAbove(messages, text, kind) {
+  "use strict";
+  const item = document.createElement("p");
+  item.className = "monitor-message " + kind;
+  item.textContent = text;
+  const dismiss = document.createElement("button");
+  dismiss.type = "button";
+  dismiss.className = "dismiss";
+  dismiss.setAttribute("aria-label", "Dismiss");
+  dismiss.textContent = "×";
+  dismiss.addEventListener("click", () => item.remove());
+  item.appendChild(dismiss);
+  messages.replaceChildren(item);
+  if (kind === "ok") setTimeout(() => item.remove(), 6000);
+};
+
+// Asks in the page's confirmation <dialog>; resolves true when confirmed. action: {title, question(name)}.
+window.confirmInDialog = function confirmInDialog(dialog, action, name) {
+  "use strict";
+  return new Promise((resolve) => {
+    dialog.querySelector("#confirm-title").textContent = action.title;
+    dialog.querySelector("#confirm-text").textContent = action.question(name);
+    dialog.querySelector("#confirm-ok").textContent = action.title;
+    dialog.returnValue = "cancel";
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm"), { once: true });
+    dialog.showModal();
+  });
+};
+
+window.csrfToken = function csrfToken() {
+  "use strict";
+  const cookie = document.cookie.split("; ").find((part) => part.startsWith("csrftoken="));
+  return cookie ? decodeURIComponent(cookie.slice("csrftoken=".length)) : "";
 };
