@@ -235,6 +235,26 @@ async def reply(communicator) -> dict:
             return message
 
 
+async def answers_client_frames(communicator, unknown_type: str) -> None:
+    """What every live socket does with client frames (monitoring.consumers.LiveConsumer): an error for each bad
+    one, a pong for a ping, a snapshot for a resync."""
+    for frame, expected in [
+        ("not json", "Not JSON."),
+        (json.dumps({"type": unknown_type}), "Unknown frame"),
+        (json.dumps([1, 2]), "Unknown frame"),
+        ("x" * 5000, "too large"),
+    ]:
+        await communicator.send_to(text_data=frame)
+        answer = await reply(communicator)
+        assert answer["type"] == "error" and expected in answer["error"]
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    assert (await reply(communicator))["type"] == "error"
+    await communicator.send_json_to({"type": "ping"})
+    assert await reply(communicator) == {"type": "pong"}
+    await communicator.send_json_to({"type": "resync"})
+    assert (await reply(communicator))["type"] == "snapshot"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_supervisor_gets_a_snapshot_then_answers_to_frames(make_business_process, make_user):
     make_business_process("SALES", name="Sales")
@@ -246,21 +266,7 @@ def test_a_supervisor_gets_a_snapshot_then_answers_to_frames(make_business_proce
         assert connected
         snapshot = await reply(communicator)
         assert snapshot["type"] == "snapshot" and snapshot["rows"][0]["name"] == "Sales"
-        for frame, expected in [
-            ("not json", "Not JSON."),
-            (json.dumps({"type": "delete_everything"}), "Unknown frame"),
-            (json.dumps([1, 2]), "Unknown frame"),
-            ("x" * 5000, "too large"),
-        ]:
-            await communicator.send_to(text_data=frame)
-            answer = await reply(communicator)
-            assert answer["type"] == "error" and expected in answer["error"]
-        await communicator.send_to(bytes_data=b"\x00\x01")
-        assert (await reply(communicator))["type"] == "error"
-        await communicator.send_json_to({"type": "ping"})
-        assert await reply(communicator) == {"type": "pong"}
-        await communicator.send_json_to({"type": "resync"})
-        assert (await reply(communicator))["type"] == "snapshot"
+        await answers_client_frames(communicator, unknown_type="delete_everything")
         await communicator.disconnect()
 
     run(scenario)
