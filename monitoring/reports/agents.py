@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
@@ -28,6 +28,8 @@ from django.db.models.functions import TruncDate
 
 from callbacks.choices import CallbackState
 from callbacks.models import Agent, Attempt
+
+from .filtersets import local_midnight
 
 SAME_DAY = "same_day"
 LATER_DAY = "later_day"
@@ -48,7 +50,7 @@ EARLIER = "handled today, offered on an earlier day"
 
 def day_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """From local midnight of the first day to local midnight after the last (DST-correct)."""
-    return datetime.combine(first, time(), tzinfo=tz), datetime.combine(last + timedelta(days=1), time(), tzinfo=tz)
+    return local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz)
 
 
 def offered(first: date, last: date, tz: ZoneInfo) -> QuerySet[Attempt]:

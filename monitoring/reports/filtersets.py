@@ -59,6 +59,29 @@ class DateRangeFilterForm(forms.Form):
         )
 
 
+class DaysForm(forms.Form):
+    """Whole days, both included, in a chosen time zone, and not too many of them (the reports counting per
+    agent or business process and day). ``limit()`` says how many days and what to say above that (None: the
+    limit cannot be told, another field being invalid)."""
+
+    first = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    last = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    time_zone = forms.ChoiceField(choices=time_zone_choices)
+
+    def limit(self, cleaned: dict) -> tuple[int, str] | None:
+        raise NotImplementedError
+
+    def clean(self):
+        cleaned = super().clean()
+        first, last, limit = cleaned.get("first"), cleaned.get("last"), self.limit(cleaned)
+        if first and last and limit:
+            if last < first:
+                self.add_error("last", "The last day comes before the first.")
+            elif (last - first).days >= limit[0]:
+                self.add_error("last", limit[1])
+        return cleaned
+
+
 class CompletedCallbackFilterSet(django_filters.FilterSet):
     """Filters of the Completed Callback Interaction report: completion date range (in a time zone), business
     process(es), end state(s), and an agent who had an attempt on the callback.

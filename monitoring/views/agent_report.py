@@ -13,30 +13,21 @@ from django.views.generic import TemplateView
 from callbacks.models import Agent
 
 from ..reports.agents import EARLIER, EARLIER_DAY, REASONS, drill_down, reconcile
+from ..reports.filtersets import DaysForm
 
 MAX_DAYS = 31
 NUMBERS = {"interactions": "Interactions – Callback", "handled": "Handled – Callback", EARLIER_DAY: EARLIER, **REASONS}
 
 
-class AgentReportForm(forms.Form):
-    first = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    last = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    time_zone = forms.ChoiceField(choices=[(tz, tz) for tz in sorted(zoneinfo.available_timezones())])
+class AgentReportForm(DaysForm):
     agents = forms.ModelMultipleChoiceField(Agent.objects.all(), required=False)
     # the drill-down: one number of one line
     agent = forms.IntegerField(required=False, widget=forms.HiddenInput)
     day = forms.DateField(required=False, widget=forms.HiddenInput)
     number = forms.ChoiceField(choices=list(NUMBERS.items()), required=False, widget=forms.HiddenInput)
 
-    def clean(self):
-        data = super().clean()
-        first, last = data.get("first"), data.get("last")
-        if first and last:
-            if last < first:
-                self.add_error("last", "The last day comes before the first.")
-            elif (last - first).days >= MAX_DAYS:
-                self.add_error("last", f"At most {MAX_DAYS} days at once.")
-        return data
+    def limit(self, cleaned: dict) -> tuple[int, str]:
+        return MAX_DAYS, f"At most {MAX_DAYS} days at once."
 
 
 class AgentReportView(PermissionRequiredMixin, TemplateView):

@@ -17,28 +17,22 @@ from callbacks.choices import EndState
 from callbacks.models import BusinessProcess
 
 from ..reports.exports import neutralise
+from ..reports.filtersets import DaysForm
 from ..reports.summary import DAY, END_STATES, HOUR, Period, over_time, summarize
 
 MAX_DAYS = {DAY: 92, HOUR: 7}
 CHART_WIDTH, CHART_HEIGHT, CHART_MARGIN = 900, 220, 36
 
 
-class SummaryForm(forms.Form):
-    first = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    last = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+class SummaryForm(DaysForm):
     granularity = forms.ChoiceField(label="Per", choices=[(DAY, "day"), (HOUR, "hour")])
-    time_zone = forms.ChoiceField(choices=[(tz, tz) for tz in sorted(zoneinfo.available_timezones())])
     business_processes = forms.ModelMultipleChoiceField(BusinessProcess.objects.all(), required=False)
 
-    def clean(self):
-        data = super().clean()
-        first, last, granularity = data.get("first"), data.get("last"), data.get("granularity")
-        if first and last and granularity:
-            if last < first:
-                self.add_error("last", "The last day comes before the first.")
-            elif (last - first).days >= MAX_DAYS[granularity]:
-                self.add_error("last", f"At most {MAX_DAYS[granularity]} days per {granularity}.")
-        return data
+    def limit(self, cleaned: dict) -> tuple[int, str] | None:
+        granularity = cleaned.get("granularity")
+        if granularity is None:
+            return None
+        return MAX_DAYS[granularity], f"At most {MAX_DAYS[granularity]} days per {granularity}."
 
 
 class SummaryReportView(PermissionRequiredMixin, TemplateView):
