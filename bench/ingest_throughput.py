@@ -73,6 +73,7 @@ def main() -> None:
         requests = events
 
     latencies = []
+    cpu_started = time.process_time()
     started = time.perf_counter()
     for body in requests:
         before = time.perf_counter()
@@ -80,10 +81,12 @@ def main() -> None:
         latencies.append(time.perf_counter() - before)
         assert response.status_code in (200, 201), response.content
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
 
     latencies.sort()
     print(f"database: {connection.vendor}; {len(events)} events in {len(requests)} requests")
     print(f"events applied/s: {len(events) / elapsed:,.0f}")
+    print(f"CPU of this process (client + server) per event: {cpu / len(events) * 1000:.2f} ms")
     p99 = latencies[max(int(len(latencies) * 0.99) - 1, 0)]
     print(f"per request: p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
 

@@ -74,6 +74,9 @@ Timers
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -827,10 +830,36 @@ def _json(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+# The business processes changed inside an ``announcing_once`` block, announced when the block ends.
+_changed_in_block: ContextVar[set[int] | None] = ContextVar("changed_in_block", default=None)
+
+
+@contextmanager
+def announcing_once() -> Iterator[None]:
+    """Within the block (inside a transaction), each business process changed is announced once, on commit,
+    however many changes it saw: an array of events costs one monitor request per business process."""
+    changed: set[int] = set()
+    token = _changed_in_block.set(changed)
+    try:
+        yield
+    finally:
+        _changed_in_block.reset(token)
+    if changed:
+        _announce_on_commit(sorted(changed))
+
+
 def _notify(business_process_id: int) -> None:
     """After the commit, tell whoever watches (the live monitor) that this business process changed."""
+    changed = _changed_in_block.get()
+    if changed is not None:
+        changed.add(business_process_id)
+    else:
+        _announce_on_commit([business_process_id])
+
+
+def _announce_on_commit(business_process_ids: list[int]) -> None:
     transaction.on_commit(
-        lambda: business_process_changed.send(BusinessProcess, business_process_id=business_process_id)
+        lambda: business_process_changed.send(BusinessProcess, business_process_ids=business_process_ids)
     )
 
 

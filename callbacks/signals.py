@@ -3,5 +3,5 @@ knowing about them."""
 
 from django.dispatch import Signal
 
-# Sent after the commit of any change to a business process or its callbacks; argument: business_process_id.
+# Sent after the commit of any change to business processes or their callbacks; argument: business_process_ids.
 business_process_changed = Signal()

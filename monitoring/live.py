@@ -58,8 +58,8 @@ def redis_client() -> redis.Redis:
     return _client
 
 
-def request_recompute(business_process_id: int) -> None:
-    """Ask for this business process's row to be recomputed soon; a burst of requests costs one recompute.
+def request_recompute(business_process_ids: list[int]) -> None:
+    """Ask for these business processes' rows to be recomputed soon; a burst of requests costs one recompute.
 
     Never raises: the monitor must not stand in the way of the event that changed the data. Should Redis be
     unreachable, the periodic full recompute brings the monitors back in line.
@@ -67,12 +67,13 @@ def request_recompute(business_process_id: int) -> None:
     from .tasks import recompute_dirty
 
     try:
-        client = redis_client()
-        client.sadd(DIRTY, business_process_id)
-        if client.set(SCHEDULED, 1, nx=True, px=int(COALESCE_SECONDS * 1000)):
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.sadd(DIRTY, *business_process_ids)
+        pipe.set(SCHEDULED, 1, nx=True, px=int(COALESCE_SECONDS * 1000))
+        if pipe.execute()[1]:
             recompute_dirty.apply_async(countdown=COALESCE_SECONDS)
     except Exception:  # noqa: BLE001 — any failure here only delays the monitor
-        log.warning("Could not request a monitor recompute for business process %s", business_process_id, exc_info=True)
+        log.warning("Could not request a monitor recompute for %s", business_process_ids, exc_info=True)
 
 
 def recompute_dirty() -> int:

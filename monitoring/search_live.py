@@ -86,8 +86,8 @@ def compute(business_process: BusinessProcess, now: datetime | None = None) -> L
     return Listing(rows, total, now or timezone.now())
 
 
-def request_push(business_process_id: int) -> None:
-    """Ask for this business process's list to be pushed soon; a burst of requests costs one push.
+def request_push(business_process_ids: list[int]) -> None:
+    """Ask for these business processes' lists to be pushed soon; a burst of requests costs one push.
 
     Never raises: the Callback Search tab must not stand in the way of the event that changed the data.
     """
@@ -95,13 +95,17 @@ def request_push(business_process_id: int) -> None:
 
     try:
         client = redis_client()
-        if not client.exists(_watched_key(business_process_id)):
+        watched_flags = client.mget([_watched_key(business_process_id) for business_process_id in business_process_ids])
+        watched = [pk for pk, flag in zip(business_process_ids, watched_flags, strict=True) if flag is not None]
+        if not watched:
             return  # no tab open: nothing to push (the next tab's snapshot comes from the database)
-        client.sadd(DIRTY, business_process_id)
-        if client.set(SCHEDULED, 1, nx=True, px=int(COALESCE_SECONDS * 1000)):
+        pipe = client.pipeline(transaction=False)
+        pipe.sadd(DIRTY, *watched)
+        pipe.set(SCHEDULED, 1, nx=True, px=int(COALESCE_SECONDS * 1000))
+        if pipe.execute()[1]:
             push_callback_search.apply_async(countdown=COALESCE_SECONDS)
     except Exception:  # noqa: BLE001 — any failure here only delays the tab
-        log.warning("Could not request a callback search push for business process %s", business_process_id)
+        log.warning("Could not request a callback search push for business processes %s", business_process_ids)
 
 
 def watch(business_process_id: int) -> bool:

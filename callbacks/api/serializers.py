@@ -37,6 +37,17 @@ class PhoneField(serializers.CharField):
             raise serializers.ValidationError(str(error)) from None
 
 
+class KnownSlugRelatedField(serializers.SlugRelatedField):
+    """Looks in the serializer's context first (``known[field name]``: slug → object), so that the events of an
+    array resolve their references in one query rather than one each."""
+
+    def to_internal_value(self, data):
+        known = self.context.get("known", {}).get(self.field_name)
+        if known is not None and isinstance(data, str) and data in known:
+            return known[data]
+        return super().to_internal_value(data)
+
+
 class EventSerializer(serializers.Serializer):
     """Fields every event carries."""
 
@@ -54,7 +65,7 @@ class EventSerializer(serializers.Serializer):
 class ExistingCallbackEventSerializer(EventSerializer):
     """An event about a callback that must already exist (validated to its primary key)."""
 
-    callback = serializers.SlugRelatedField(
+    callback = KnownSlugRelatedField(
         slug_field="external_id",
         queryset=Callback.objects.only("pk", "external_id"),
         help_text="The callback's external id.",
@@ -67,7 +78,7 @@ class AgentEventSerializer(ExistingCallbackEventSerializer):
 
 
 class CallbackRequestedSerializer(EventSerializer):
-    business_process = serializers.SlugRelatedField(
+    business_process = KnownSlugRelatedField(
         slug_field="code",
         queryset=BusinessProcess.objects.filter(is_active=True),
         error_messages={"does_not_exist": "No business process with code “{value}”."},

@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from .. import engine
 from ..models import Callback
-from .ingest import MAX_BATCH, ingest
+from .ingest import MAX_BATCH, ingest, ingest_many
 from .serializers import EVENT_SERIALIZERS, BatchResultSerializer, CallbackSerializer, EventResultSerializer
 
 EVENT_REQUEST = PolymorphicProxySerializer(
@@ -26,8 +26,8 @@ class EventsView(APIView):
             "A single event answers 201 (applied, with the callback as the event left it), 200 (duplicate: the "
             "same event_id again changes nothing and repeats the first answer), 400 (invalid fields) or 409 (does "
             "not fit the callback's current state). A JSON array of up to 1,000 events answers 200 with one result "
-            "per event, in order (event_id, result, error; no callback); each event is applied in its own "
-            "transaction."
+            "per event, in order (event_id, result, error; no callback); a rejected event changes nothing and the "
+            "others apply, and every applied event is stored before the answer is sent."
         ),
         request=EVENT_REQUEST,
         responses={
@@ -64,7 +64,7 @@ class EventsView(APIView):
                     {"non_field_errors": [f"At most {MAX_BATCH} events per request; this one has {len(data)}."]},
                     status=400,
                 )
-            results = [ingest(event, actor, with_callback=False).result for event in data]
+            results = ingest_many(data, actor)
             return Response({"results": results}, status=200)
         if not isinstance(data, dict):
             return Response({"non_field_errors": ["Send an event object or an array of events."]}, status=400)

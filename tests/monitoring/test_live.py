@@ -153,8 +153,8 @@ def test_a_burst_of_changes_costs_one_recompute(make_business_process, clean_red
     business_process = make_business_process("SALES")
     other = make_business_process("SUPPORT")
     for _ in range(20):
-        live.request_recompute(business_process.pk)
-    live.request_recompute(other.pk)
+        live.request_recompute([business_process.pk])
+    live.request_recompute([other.pk])
 
     assert clean_redis.smembers(live.DIRTY) == {str(business_process.pk).encode(), str(other.pk).encode()}
     assert clean_redis.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1, "one recompute for the whole burst"
@@ -176,7 +176,7 @@ def test_the_engine_announces_its_changes_after_the_commit(
 
 def test_an_unreachable_redis_never_fails_the_change(business_process, monkeypatch):
     monkeypatch.setattr(live, "_client", redis.Redis(port=1, socket_connect_timeout=0.2))
-    live.request_recompute(business_process.pk)  # logs a warning, raises nothing
+    live.request_recompute([business_process.pk])  # logs a warning, raises nothing
 
 
 def test_the_snapshot_is_rebuilt_from_the_database_when_redis_lost_it(make_business_process, clean_redis):

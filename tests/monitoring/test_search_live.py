@@ -228,12 +228,12 @@ def test_push_dirty_pushes_each_dirty_business_process_once(sales, listener, mak
 
 def test_only_a_watched_list_is_pushed(sales, make_business_process, clean_redis):
     other = make_business_process("OTHER")
-    search_live.request_push(sales.pk)
+    search_live.request_push([sales.pk])
     assert clean_redis.smembers(search_live.DIRTY) == set(), "no tab open: not even a dirty mark"
 
     assert search_live.watch(sales.pk) is True
-    search_live.request_push(sales.pk)
-    search_live.request_push(other.pk)
+    search_live.request_push([sales.pk])
+    search_live.request_push([other.pk, sales.pk])
 
     assert clean_redis.smembers(search_live.DIRTY) == {str(sales.pk).encode()}
     assert 0 < clean_redis.ttl(search_live._watched_key(sales.pk)) <= search_live.WATCH_SECONDS

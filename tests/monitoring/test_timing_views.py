@@ -118,8 +118,8 @@ def test_saving_settings_changes_them_audits_before_after_and_announces_on_commi
 ):
     announced = []
 
-    def receiver(sender, business_process_id, **kwargs):
-        announced.append(business_process_id)
+    def receiver(sender, business_process_ids, **kwargs):
+        announced.extend(business_process_ids)
 
     business_process_changed.connect(receiver)
     try:

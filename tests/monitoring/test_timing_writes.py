@@ -75,8 +75,8 @@ def test_a_stale_version_is_refused_with_who_and_when(business_process):
 def test_the_change_is_announced_only_once_committed(business_process, django_capture_on_commit_callbacks):
     announced = []
 
-    def receiver(sender, business_process_id, **kwargs):
-        announced.append(business_process_id)
+    def receiver(sender, business_process_ids, **kwargs):
+        announced.extend(business_process_ids)
 
     business_process_changed.connect(receiver)
     try:

@@ -1,0 +1,153 @@
+"""Ingest arrays: applied in chunks that look things up once, and still answer every event as if it came alone."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+
+from callbacks.api import ingest as ingest_module
+from callbacks.models import Agent, Attempt, AuditEntry, Callback, IngestedEvent
+from tests.conftest import event
+
+
+def requested(callback: str, business_process: str = "SALES") -> dict:
+    return event("callback.requested", callback, business_process=business_process, phone="+12125550134")
+
+
+def lifecycles(count: int) -> list[list[dict]]:
+    """The events of ``count`` callbacks, each reached on its first attempt by one of three agents."""
+    result = []
+    for n in range(count):
+        callback, agent = f"cb-{n}", f"agent-{n % 3}"
+        result.append(
+            [
+                requested(callback),
+                event("attempt.offered", callback, agent=agent),
+                event("attempt.accepted", callback, agent=agent),
+                event("attempt.connected", callback, agent=agent, answered_by="person"),
+                event("attempt.completed", callback, agent=agent, status="handled"),
+                event("attempt.wrapup_completed", callback, agent=agent),
+            ]
+        )
+    return result
+
+
+def selects_from(queries, table: str) -> int:
+    return sum(1 for q in queries if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"])
+
+
+def test_a_chunk_looks_up_event_ids_agents_and_business_processes_once(events, business_process):
+    Agent.objects.bulk_create(Agent(login_id=f"agent-{n}", display_name=f"Agent {n}") for n in range(3))
+    steps = lifecycles(20)
+    batch = [lifecycle[step] for step in range(6) for lifecycle in steps]  # all requests, then all offers…
+
+    with CaptureQueriesContext(connection) as queries:
+        results = events.post(batch).json()["results"]
+
+    assert [r["result"] for r in results] == ["applied"] * 120
+    chunks = -(-len(batch) // ingest_module.CHUNK)
+    assert chunks == 2
+    assert selects_from(queries, "callbacks_ingestedevent") == chunks, "answered event ids: one query per chunk"
+    assert selects_from(queries, "callbacks_agent") == chunks, "agents: one query per chunk"
+    assert selects_from(queries, "callbacks_businessprocess") == 1, "business processes: once, in the chunk of requests"
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "callbacks_ingestedevent"')]
+    assert len(inserts) == chunks, "event ids recorded in one insert per chunk"
+    assert Callback.objects.filter(end_state="reached").count() == 20
+    assert IngestedEvent.objects.count() == 120 and AuditEntry.objects.count() == 120
+
+
+def test_a_chunk_announces_each_business_process_once(
+    events, make_business_process, business_process, django_capture_on_commit_callbacks
+):
+    make_business_process("SUPPORT")
+    batch = [requested(f"cb-{n}", "SALES" if n % 2 else "SUPPORT") for n in range(30)]
+
+    with django_capture_on_commit_callbacks() as announcements:
+        events.post(batch)
+
+    assert len(announcements) == 1, "one announcement for the chunk, naming both business processes"
+
+
+def test_an_agent_first_named_by_a_refused_event_is_created_by_the_next_one_that_applies(events, business_process):
+    """The refused event's savepoint takes the new agent away with it: the chunk must not keep using that agent."""
+    batch = [
+        event("attempt.offered", "cb-1", agent="new-agent"),  # 400: no callback cb-1 yet
+        requested("cb-1"),
+        event("attempt.accepted", "cb-1", agent="new-agent"),  # 409: not offered yet — creates, then loses, the agent
+        event("attempt.offered", "cb-1", agent="new-agent"),
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        results = events.post(batch).json()["results"]
+
+    assert [r["result"] for r in results] == ["rejected", "applied", "rejected", "applied"]
+    agent = Agent.objects.get(login_id="new-agent")
+    assert Attempt.objects.get().agent == agent
+    assert selects_from(queries, "callbacks_ingestedevent") == 1, "applied in one chunk, not one event at a time"
+
+
+def test_an_event_twice_in_one_array_is_applied_once(events, business_process):
+    first = requested("cb-1")
+    spaced = {**first, "event_id": f"  {first['event_id']}  "}  # the same id once stripped
+
+    results = events.post([first, first, spaced]).json()["results"]
+
+    assert [r["result"] for r in results] == ["applied", "duplicate", "duplicate"]
+    assert IngestedEvent.objects.count() == 1 and Callback.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_copy_recorded_elsewhere_meanwhile_makes_the_chunk_apply_one_event_at_a_time(api, make_business_process):
+    """Another request records one of the array's event ids while the chunk runs: the chunk's insert of its ids
+    fails, its transaction changes nothing, and its events are applied again one by one — that one answered as a
+    duplicate, the others applied."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs two concurrent writers (PostgreSQL)")
+    make_business_process("SALES")
+    copied, other = requested("cb-1"), requested("cb-2")
+    recorded, release = threading.Event(), threading.Event()
+
+    def other_request() -> None:
+        with transaction.atomic():
+            IngestedEvent.objects.create(
+                event_id=copied["event_id"],
+                type="callback.requested",
+                callback_ref="cb-elsewhere",
+                response={"event_id": copied["event_id"], "result": "applied"},
+            )
+            recorded.set()
+            release.wait(30)
+        connections.close_all()
+
+    writer = threading.Thread(target=other_request)
+    writer.start()
+    assert recorded.wait(30)
+    answer = {}
+
+    def post_the_array() -> None:
+        answer["response"] = api.post("/api/v1/events/", [copied, other], format="json")
+        connections.close_all()
+
+    poster = threading.Thread(target=post_the_array)
+    poster.start()
+    _wait_until_a_backend_waits_for_a_lock()
+    release.set()
+    writer.join(30)
+    poster.join(30)
+
+    results = answer["response"].json()["results"]
+    assert [r["result"] for r in results] == ["duplicate", "applied"]
+    assert list(Callback.objects.values_list("external_id", flat=True)) == ["cb-2"]
+
+
+def _wait_until_a_backend_waits_for_a_lock(timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with connections["default"].cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the chunk never waited for the other request's row")
