@@ -1,7 +1,7 @@
 """Settings of the monitor benchmark's subprocesses: the local settings, plus what its options override.
 
-Used only when bench/monitor_load.py is given ``--conn-max-age`` or ``--db-pool``; otherwise its subprocesses
-run the project's own settings (config.settings.local) unchanged.
+Its subprocesses always run these; ``--conn-max-age`` and ``--db-pool`` override the database settings,
+and the URLs add the naive baseline's page.
 """
 
 import os
@@ -16,3 +16,5 @@ if "BENCH_DB_POOL" in os.environ:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     pool = {"min_size": 2, "max_size": int(os.environ["BENCH_DB_POOL"])}
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = pool
+
+ROOT_URLCONF = "bench_urls"  # the product's URLs, plus the naive baseline's page (bench/naive_monitor.py)

@@ -27,10 +27,16 @@ redis://127.0.0.1:6390/5 on the private Redis of ``scripts/redis.sh start``). Fo
    Proc up by one for a completion; see bench/monitor_clients.py). "first client" counts each event once,
    when the first client sees it; "all clients" counts it once per client (every open monitor).
    Target: p99 ≤ 1 s. Also printed: events applied/s, ingest POST time, compute → client delay of the
-   pushes, messages per client, snapshot size, daphne memory per WebSocket (RSS growth ÷ clients), and CPU
+   pushes, messages per client, snapshot size, daphne memory per WebSocket (RSS growth ÷ clients), CPU
    per process group during the drive, in % of one core (the machine has os.cpu_count() of them; the
-   benchmark's own processes share them, so the figures are an upper bound of what the server needs).
-4. Clean-up: every subprocess is stopped on exit, Ctrl-C or error. The bench database stays for reuse.
+   benchmark's own processes share them, so the figures are an upper bound of what the server needs), and
+   the DB time per second (PostgreSQL's active time on the bench database, pg_stat_database).
+4. The naive baseline (``--baseline-duration``): the same event drive, while the ``--clients`` monitors poll
+   a page that recomputes every business process with per-process ORM queries (bench/naive_monitor.py)
+   every ``--poll-seconds`` (4, as VICIdial's realtime report does); worker and beat stopped. Prints its DB
+   time per second beside the live system's, the polls answered, and the DB time the polling asks for
+   (SQL time of one naive page, measured in phase 2, × polls per second). Target: ≥ 10× less DB time live.
+5. Clean-up: every subprocess is stopped on exit, Ctrl-C or error. The bench database stays for reuse.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ from monitor_history import (  # noqa: E402
     TIME_ZONES,
     History,
 )
+from naive_monitor import naive_recompute  # noqa: E402
 from netclients import HttpConnection, WebSocket  # noqa: E402
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6390/5"
@@ -115,7 +122,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--naive-runs", type=int, default=1, help="runs of the naive recompute (slow)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of compute_rows' queries")
     parser.add_argument("--skip-columns", action="store_true", help="skip phase 2")
-    parser.add_argument("--skip-live", action="store_true", help="skip phase 3")
+    parser.add_argument("--skip-live", action="store_true", help="skip phase 3 (and 4)")
+    parser.add_argument("--baseline-duration", type=float, default=30, help="seconds of the naive baseline (phase 4)")
+    parser.add_argument("--poll-seconds", type=float, default=4, help="the baseline's polling period per monitor")
+    parser.add_argument("--skip-baseline", action="store_true", help="skip phase 4")
     return parser.parse_args()
 
 
@@ -165,17 +175,17 @@ def setup_django(database_url: str, redis_url: str, args: argparse.Namespace) ->
 
     call_command("migrate", verbosity=0)
     subprocess_env = {**os.environ, **env}
+    # The subprocesses run bench_settings: the project's settings, its URLs plus the naive baseline's page.
+    subprocess_env["DJANGO_SETTINGS_MODULE"] = "bench_settings"
+    paths = [str(ROOT), str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]
+    subprocess_env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     overrides = {"BENCH_CONN_MAX_AGE": args.conn_max_age, "BENCH_DB_POOL": args.db_pool}
-    if any(value is not None for value in overrides.values()):
-        if args.db_pool is not None:
-            try:
-                import psycopg_pool  # noqa: F401
-            except ImportError:
-                sys.exit("--db-pool needs the psycopg-pool package (not a project requirement).")
-        subprocess_env.update({name: str(value) for name, value in overrides.items() if value is not None})
-        subprocess_env["DJANGO_SETTINGS_MODULE"] = "bench_settings"
-        paths = [str(ROOT), str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]
-        subprocess_env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    if args.db_pool is not None:
+        try:
+            import psycopg_pool  # noqa: F401
+        except ImportError:
+            sys.exit("--db-pool needs the psycopg-pool package.")
+    subprocess_env.update({name: str(value) for name, value in overrides.items() if value is not None})
     return subprocess_env
 
 
@@ -411,6 +421,8 @@ def measure_columns(args: argparse.Namespace) -> None:
     with CaptureQueriesContext(connection) as captured:
         c_times = [_timed(lambda: naive_recompute(now)) for _ in range(max(args.naive_runs, 1))]
     c_queries = len(captured.captured_queries) // max(args.naive_runs, 1)
+    c_sql = sum(float(q["time"]) for q in captured.captured_queries) / max(args.naive_runs, 1)
+    args.naive_sql_seconds = c_sql  # phase 4 tells what polling it every few seconds would ask of the database
     naive_rows = naive_recompute(now)
 
     a, b, c = statistics.median(a_times), statistics.median(b_times), statistics.median(c_times)
@@ -430,7 +442,8 @@ def measure_columns(args: argparse.Namespace) -> None:
     )
     print(
         f"  (c) naive per-process ORM        {c * 1000:9.1f} ms  {'median of ' if len(c_times) > 1 else ''}"
-        f"{len(c_times)} run{'s' if len(c_times) > 1 else ''}  {c_queries:,} queries"
+        f"{len(c_times)} run{'s' if len(c_times) > 1 else ''}  {c_queries:,} queries "
+        f"({c_sql * 1000:,.0f} ms of it in SQL)"
     )
     print(
         f"  (a)/(b) = {a / b:.2f} (target ≤ 1.5)   (c)/(a) = {c / a:.0f}×   "
@@ -484,46 +497,6 @@ def _floor(params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
-def naive_recompute(now: datetime):
-    """What a naive implementation does: for each business process, a query per column."""
-    from django.db.models import Count, DurationField, ExpressionWrapper, F, Sum
-
-    from callbacks.models import Attempt, BusinessProcess, Callback
-    from monitoring.columns import (
-        TO_BE_PROCESSED,
-        Row,
-        current_shift_start,
-        handled_attempts_filter,
-        proc_filter,
-        purged_filter,
-        reached_filter,
-        status,
-    )
-
-    handle_time = ExpressionWrapper(F("acw_ended_at") - F("accepted_at"), output_field=DurationField())
-    rows = []
-    for bp in BusinessProcess.objects.filter(is_active=True):
-        since = current_shift_start(bp, now)
-        callbacks = Callback.objects.filter(business_process=bp)
-        handled = Attempt.objects.filter(callback__business_process=bp).filter(handled_attempts_filter(since))
-        totals = handled.aggregate(n=Count("pk"), total=Sum(handle_time))
-        rows.append(
-            Row(
-                code=bp.code,
-                name=bp.name,
-                status=status(bp, now),  # two more queries: the schedule's ranges and exceptions
-                shift_start=since,
-                to_be_processed=callbacks.filter(TO_BE_PROCESSED).count(),
-                proc=callbacks.filter(proc_filter(since)).count(),
-                reached=callbacks.filter(reached_filter(since)).count(),
-                purged=callbacks.filter(purged_filter(since)).count(),
-                handled_attempts=totals["n"],
-                handle_seconds=totals["total"].total_seconds() if totals["total"] else 0.0,
-            )
-        )
-    return rows
-
-
 def explain_compute_rows(now: datetime) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -550,6 +523,7 @@ class Services:
     def __init__(self, env: dict[str, str], web_processes: int):
         self.env, self.web_processes = env, web_processes
         self.processes: dict[str, subprocess.Popen] = {}
+        self.stopped: set[str] = set()
         self.ports: list[int] = []
 
     def start(self) -> None:
@@ -592,7 +566,7 @@ class Services:
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
-            if process.poll() is not None:
+            if name not in self.stopped and process.poll() is not None:
                 tail = (RUN_DIR / f"{name}.log").read_text()[-2000:]
                 raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
 
@@ -603,13 +577,16 @@ class Services:
             names = [f"web{self.ports.index(port) + 1}" for port in ports]
         return [pid for name in names for pid in _tree(self.processes[name].pid)]
 
-    def stop(self) -> None:
-        for process in self.processes.values():
+    def stop(self, *names: str) -> None:
+        """Stop these processes (all when no name is given)."""
+        processes = [process for name, process in self.processes.items() if not names or name in names]
+        self.stopped.update(names or self.processes)
+        for process in processes:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        for process in self.processes.values():
+        for process in processes:
             try:
                 process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
@@ -919,12 +896,13 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
         )
         connections.close_all()
         driver = Driver(args, http_ports, token, codes, queued, agents)
-        cpu_before = CpuSample()
+        cpu_before, db_before = CpuSample(), db_active_seconds()
         print(f"  driving {args.rate:g} events/s for {args.duration:g} s …")
         layer_delays: list[float] = []
         drive_start, drive_end = asyncio.run(_drive_and_probe(driver, layer_delays))
         cpu = CpuSample().since(cpu_before, _process_groups(services, swarm.pid))
         window = drive_end - drive_start
+        cpu["db_seconds"] = db_active_seconds() - db_before
         time.sleep(3)  # the last pushes
         services.check_alive()
         parent_end.send({"drive_start": drive_start, "drive_end": drive_end, "events": driver.events})
@@ -934,6 +912,9 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
         swarm.join(10)
         result["layer_delay"] = _percentiles(layer_delays)
         report_live(args, driver, result, window, rss_before, rss_after, cpu)
+        if not args.skip_baseline:
+            swarm.terminate()
+            run_baseline(args, services, http_ports, cookie, token, codes, agents, cpu["db_seconds"] / cpu["wall"])
     finally:
         if swarm is not None and swarm.is_alive():
             swarm.terminate()
@@ -1060,10 +1041,109 @@ def report_live(args, driver: Driver, result: dict, window: float, rss_before: i
         f"{os.cpu_count() * 100} %; " + ", ".join(f"{name} {pct(s)}" for name, s in cpu["groups"].items())
     )
     print(
+        f"  DB time: {cpu['db_seconds'] / cpu['wall']:.2f} s per second (PostgreSQL's active time on the bench "
+        "database: ingest, recomputes, everything)"
+    )
+    print(
         "    not ours: "
         + ", ".join(f"{name} {pct(s)}" for name, s in cpu["others"].items())
         + f"; processes that ended meanwhile (short-lived PostgreSQL backends…) {pct(cpu['unaccounted'])}"
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Phase 4: the naive baseline
+
+
+def run_baseline(args, services: Services, ports: list[int], cookie: str, token: str, codes, agents, live_db: float):
+    """The same event drive, but the monitors poll a page that recomputes everything with per-process ORM
+    queries (bench/naive_monitor.py) every ``--poll-seconds``, as VICIdial's realtime report does; the worker and
+    beat are stopped (nothing is pushed). Prints the database time per second beside the live system's."""
+    from django.db import connections
+
+    from callbacks.models import Callback
+
+    services.stop("worker", "beat")
+    queued = list(
+        Callback.objects.filter(state="queued", owner_agent__isnull=True, current_agent__isnull=True).values_list(
+            "business_process__code", "external_id"
+        )[:50_000]
+    )
+    connections.close_all()
+    driver = Driver(
+        argparse.Namespace(**{**vars(args), "duration": args.baseline_duration}), ports, token, codes, queued, agents
+    )
+    print(
+        f"\nBaseline: the same {args.rate:g} events/s for {args.baseline_duration:g} s; {args.clients} monitors poll "
+        f"the naive page every {args.poll_seconds:g} s (worker and beat stopped: no pushes)"
+    )
+    cpu_before, db_before = CpuSample(), db_active_seconds()
+    polls = asyncio.run(_drive_and_poll(driver, ports, cookie, args))
+    cpu = CpuSample().since(cpu_before, {"web": services.pids("web"), "postgres": _pids_named("postgres")})
+    db = (db_active_seconds() - db_before) / cpu["wall"]
+    times = sorted(polls["times"])
+    asked = args.clients / args.poll_seconds
+    print(
+        f"  polls answered: {len(times):,} of the {asked * cpu['wall']:,.0f} asked ({asked:,.0f}/s); "
+        + (f"page time p50 {times[len(times) // 2]:,.1f} s, max {times[-1]:,.1f} s; " if times else "")
+        + f"statuses {polls['statuses']}; events applied/s {driver.in_window / cpu['wall']:,.1f}"
+    )
+    web, postgres = (100 * cpu["groups"][name] / cpu["wall"] for name in ("web", "postgres"))
+    print(
+        f"  DB time: {db:.2f} s per second, measured (live system: {live_db:.2f}); CPU: web {web:.0f} %, "
+        f"PostgreSQL {postgres:.0f} %"
+    )
+    naive_sql = getattr(args, "naive_sql_seconds", None)
+    if naive_sql:
+        demanded = naive_sql * asked
+        print(
+            f"  DB time the baseline asks for: {naive_sql:,.2f} s of SQL per poll × {asked:,.0f} polls/s = "
+            f"{demanded:,.1f} s per second — {demanded / live_db:,.0f}× the live system's {live_db:.2f} "
+            "(target ≥ 10×); it cannot be served, hence the polls left unanswered above"
+        )
+    print(f"  measured DB time, baseline ÷ live: {db / live_db:,.1f}×")
+
+
+async def _drive_and_poll(driver: Driver, ports: list[int], cookie: str, args) -> dict:
+    times: list[float] = []
+    statuses: dict[str, int] = {}
+    end = time.monotonic() + args.baseline_duration
+
+    async def monitor(n: int) -> None:
+        connection = HttpConnection("127.0.0.1", ports[n % len(ports)], {"Cookie": cookie})
+        next_poll = time.monotonic() + args.poll_seconds * n / args.clients  # spread over the period
+        try:
+            while (now := time.monotonic()) < end:
+                await asyncio.sleep(max(next_poll - now, 0))
+                started = time.monotonic()
+                next_poll = started + args.poll_seconds  # a browser's timer: never two polls at once
+                try:
+                    status, _ = await asyncio.wait_for(connection.get("/bench/naive-monitor/"), end - started + 1)
+                except (TimeoutError, OSError) as error:
+                    statuses[type(error).__name__] = statuses.get(type(error).__name__, 0) + 1
+                    return
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+                if time.monotonic() <= end:
+                    times.append(time.monotonic() - started)
+        finally:
+            connection.close()
+
+    monitors = [asyncio.create_task(monitor(n)) for n in range(args.clients)]
+    await driver.run()
+    await asyncio.gather(*monitors)
+    return {"times": times, "statuses": statuses}
+
+
+def db_active_seconds() -> float:
+    """Seconds PostgreSQL's backends have spent executing statements in the bench database so far."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # a fresh reading, not this transaction's cached one
+        cursor.execute("SELECT active_time FROM pg_stat_database WHERE datname = current_database()")
+        (milliseconds,) = cursor.fetchone()
+    connection.close()
+    return milliseconds / 1000
 
 
 def _process_groups(services: Services, swarm_pid: int) -> dict[str, list[int]]:

@@ -21,7 +21,7 @@ class HttpError(Exception):
 
 
 class HttpConnection:
-    """One keep-alive HTTP/1.1 connection; ``post_json`` sends a body and returns (status, body bytes)."""
+    """One keep-alive HTTP/1.1 connection; ``post_json`` and ``get`` return (status, body bytes)."""
 
     def __init__(self, host: str, port: int, headers: dict[str, str]):
         self.host, self.port = host, port
@@ -33,11 +33,17 @@ class HttpConnection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
     async def post_json(self, path: str, body: bytes) -> tuple[int, bytes]:
+        return await self.request("POST", path, body)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request("GET", path, None)
+
+    async def request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         for retry in (True, False):
             if self.writer is None:
                 await self._connect()
             try:
-                return await self._post(path, body)
+                return await self._send(method, path, body)
             except (ConnectionError, asyncio.IncompleteReadError):
                 # The server closed an idle keep-alive connection: reconnect once and send again.
                 self.close()
@@ -45,12 +51,11 @@ class HttpConnection:
                     raise
         raise AssertionError("unreachable")
 
-    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        head = (
-            f"POST {path} HTTP/1.1\r\n{self.headers}Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + body)
+    async def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        head = f"{method} {path} HTTP/1.1\r\n{self.headers}"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + (body or b""))
         await self.writer.drain()
         status_line = await self.reader.readline()
         if not status_line:
