@@ -2,6 +2,7 @@
 #   make run     demo: Redis + migrate + demo data + web, worker, beat, simulator (Ctrl-C stops)
 #   make test    full test suite (PYTEST_ARGS="..." passes arguments to pytest)
 #   make lint    ruff check + ruff format --check
+#   make bench   load harness: 1,000 business processes, 1,000,000 callbacks, 200 events/s, 200 monitors (PostgreSQL)
 #   make stop    stop the private Redis
 #   make clean   remove runtime files and caches (make distclean: also .venv and db.sqlite3)
 
@@ -10,7 +11,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help install venv redis run test lint format stop clean distclean postgres
+.PHONY: help install venv redis run test lint format stop clean distclean postgres bench
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -49,6 +50,11 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The load harness (bench/monitor_load.py; BENCH_ARGS="..." passes options): installs and starts PostgreSQL and
+# Redis, loads the bench database on first use, then measures the live system and the naive baseline.
+bench: venv redis
+	DATABASE_URL=$$(scripts/postgres.sh start) $(PY) bench/monitor_load.py --batch-ms 100 $(BENCH_ARGS)
 
 # Local PostgreSQL (as CI uses); prints the DATABASE_URL to export.
 postgres:
