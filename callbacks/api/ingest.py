@@ -7,6 +7,7 @@ known event ids, agents, callbacks and business processes are looked up once per
 recorded in one insert, and each business process changed is announced once per chunk.
 """
 
+import contextlib
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -193,8 +194,10 @@ def _ingest_known(data: object, actor: engine.Actor, known: Known) -> tuple[Outc
     if event_id in known.answers:
         return _duplicate(known.answers[event_id]), None
     known.agents.created.clear()
+    # The engine's transition is a savepoint of its own; an event that creates an agent needs one around both.
+    names_new_agent = any(login_id not in known.agents.by_login_id for login_id in _strings(event, *AGENT_FIELDS))
     try:
-        with transaction.atomic():
+        with transaction.atomic() if names_new_agent else contextlib.nullcontext():
             callback = _apply(event, actor, known.agents)
     except engine.TransitionRefused as refusal:
         known.agents.forget_created()
