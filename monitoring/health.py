@@ -25,7 +25,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -71,7 +71,7 @@ def record_beat_tick() -> None:
 
 @never_cache
 @login_not_required
-@require_GET
+@require_safe  # GET, and HEAD for the probes that send it
 def healthz(request: HttpRequest) -> JsonResponse:
     wanted = [name.strip() for name in request.GET.get("checks", ",".join(CHECKS)).split(",") if name.strip()]
     unknown = sorted(set(wanted) - set(CHECKS))

@@ -105,6 +105,7 @@ def test_anonymous_get_answers_without_login_or_cookie(client):
     assert "sessionid" not in response.cookies and "csrftoken" not in response.cookies
     assert response["Cache-Control"].startswith("max-age=0")
     assert client.post("/healthz").status_code == 405
+    assert client.head("/healthz").status_code == response.status_code
 
 
 def test_no_heartbeat_ever_is_503_missing(client):

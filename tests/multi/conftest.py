@@ -46,9 +46,9 @@ class Installation:
     def url(self, web: int, path: str) -> str:
         return f"http://127.0.0.1:{self.web_ports[web]}{path}"
 
-    def health(self, web: int) -> tuple[int, dict]:
+    def health(self, web: int, path: str = "/healthz") -> tuple[int, dict]:
         try:
-            with urllib.request.urlopen(self.url(web, "/healthz"), timeout=5) as response:
+            with urllib.request.urlopen(self.url(web, path), timeout=5) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
@@ -107,67 +107,84 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(5)
 
 
+def start_procfile(tmp_path: Path, concurrency: dict[str, int], env: dict[str, str]) -> Installation:
+    """``honcho start`` of the production Procfile with these numbers of processes, on free ports."""
+    base = free_base_port(concurrency["web"])
+    # honcho numbers the ports by line of the Procfile: web from base, worker from base + 100, beat base + 200.
+    worker_names = [f"worker-{base + 100 + n}@{socket.gethostname()}" for n in range(concurrency["worker"])]
+    log = tmp_path / "honcho.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [HONCHO, "--no-colour", "-f", ROOT / "Procfile", "-d", ROOT, "start", "-c", _numbers(concurrency)],
+            cwd=ROOT,
+            env={**env, "PORT": str(base), "PYTHONUNBUFFERED": "1"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own: stopped as a whole whatever happens
+        )
+    return Installation([base + n for n in range(concurrency["web"])], worker_names, log, process)
+
+
+def _numbers(concurrency: dict[str, int]) -> str:
+    return ",".join(f"{name}={count}" for name, count in concurrency.items())
+
+
 @pytest.fixture
 def installation(transactional_db, tmp_path):
     """Started once the test database exists; stopped before it is emptied. Ready when both web processes say
     /healthz 200 (database, Redis, a worker heartbeat and beat's tick all fine) and both workers are heard from."""
     forget_run_state()
-    base = free_base_port(WEB_PROCESSES)
-    # honcho numbers the ports by line of the Procfile: web from base, worker from base + 100, beat base + 200.
-    worker_names = [f"worker-{base + 100 + n}@{socket.gethostname()}" for n in range(WORKERS)]
     env = {
         **os.environ,  # with CALLBACKS_TEST_RUN (config/settings/test.py): this run's queue and Redis names
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "DATABASE_POOL_MAX_SIZE": "4",  # five processes share a PostgreSQL that others use too
-        "PORT": str(base),
         "WORKER_CONCURRENCY": "1",
         "BEAT_SCHEDULE_FILE": str(tmp_path / "celerybeat-schedule"),
         "HEALTH_HEARTBEAT_SECONDS": "1",  # both workers heard from within seconds
         "CELERY_LOG_LEVEL": "info",
-        "PYTHONUNBUFFERED": "1",
     }
-    log = tmp_path / "honcho.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                HONCHO,
-                "--no-colour",
-                "-f",
-                ROOT / "Procfile",
-                "-d",
-                ROOT,
-                "start",
-                "-c",
-                f"web={WEB_PROCESSES},worker={WORKERS},beat=1",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a process group of its own: stopped as a whole whatever happens
-        )
-    running = Installation([base + n for n in range(WEB_PROCESSES)], worker_names, log, process)
+    running = start_procfile(tmp_path, {"web": WEB_PROCESSES, "worker": WORKERS, "beat": 1}, env)
     try:
-        _wait_until_ready(running)
+        _wait_until_ready(running, lambda status, body: status == 200 and body["workers"] == WORKERS)
         yield running
     finally:
-        stop(process)
+        stop(running.process)
         forget_run_state()
 
 
-def _wait_until_ready(running: Installation) -> None:
+@pytest.fixture
+def production_web(transactional_db, tmp_path):
+    """One web process of the Procfile with the settings it defaults to (production), on the test database;
+    no worker, no beat. Ready when /healthz?checks=database,redis answers 200 over plain HTTP."""
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        SECRET_KEY="production-settings-test-only-" + "k" * 40,
+        DATABASE_URL=database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        DATABASE_POOL_MAX_SIZE="2",
+        ALLOWED_HOSTS="127.0.0.1,callbacks.example.com",
+    )
+    running = start_procfile(tmp_path, {"web": 1, "worker": 0, "beat": 0}, env)
+    try:
+        _wait_until_ready(running, lambda status, body: status == 200, "/healthz?checks=database,redis")
+        yield running
+    finally:
+        stop(running.process)
+
+
+def _wait_until_ready(running: Installation, ready, path: str = "/healthz") -> None:
     deadline = time.monotonic() + START_TIMEOUT
     answers: list = []
     while time.monotonic() < deadline:
         assert running.process.poll() is None, f"honcho stopped:\n{running.log_tail()}"
         try:
-            answers = [running.health(web) for web in range(WEB_PROCESSES)]
+            answers = [running.health(web, path) for web in range(len(running.web_ports))]
         except OSError:  # not listening yet
             time.sleep(0.5)
             continue
-        if all(status == 200 and body["workers"] == WORKERS for status, body in answers):
+        if all(ready(status, body) for status, body in answers):
             return
         time.sleep(0.5)
     raise AssertionError(f"not ready within {START_TIMEOUT} s: {answers}\n{running.log_tail()}")
