@@ -90,9 +90,13 @@ class View:
         self.totals = messages[0]["totals"]
         self.pushes: list[int] = []
         self.gaps: list[tuple[int, int]] = []
+        self.heartbeats_out_of_line = 0  # where the page would ask for a snapshot again, needlessly or not
         for message in messages[1:]:
             assert message["type"] in ("rows", "heartbeat"), message
-            if message["type"] != "rows" or message["seq"] == self.seq:  # the snapshot had that one
+            if message["type"] == "heartbeat":
+                self.heartbeats_out_of_line += message["seq"] != self.seq
+                continue
+            if message["seq"] == self.seq:  # the snapshot had that one
                 continue
             if message["seq"] != self.seq + 1:
                 self.gaps.append((self.seq, message["seq"]))
@@ -240,3 +244,4 @@ def test_two_web_processes_and_two_workers_share_the_work_and_every_monitor_sees
         assert status == 200 and health["workers"] == 2, health
     print("\nTasks run per worker:", {name: stats[name]["total"] for name in installation.worker_names})
     print(f"Pushes seen by each of {len(views)} monitors: {common[0]}")
+    print("Heartbeats out of line (a resync in the page):", [view.heartbeats_out_of_line for view in views])
