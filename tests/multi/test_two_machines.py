@@ -151,8 +151,8 @@ def scenario(n: int, business_process: str) -> tuple[list[dict], tuple[str, str 
                 event("attempt.wrapup_completed", callback, agent=agent),
             ]
             return events, (CallbackState.COMPLETED, EndState.REACHED)
-        case 1:  # desired in 2 s: pending, then queued by the timer tick
-            desired = (timezone.now() + timedelta(seconds=2)).isoformat()
+        case 1:  # desired in 3 s (the events are sent within that): pending, then queued by the timer tick
+            desired = (timezone.now() + timedelta(seconds=3)).isoformat()
             return [event("callback.requested", callback, desired_time=desired, **requested)], (
                 CallbackState.QUEUED,
                 None,
