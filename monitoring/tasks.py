@@ -1,9 +1,14 @@
 """Celery tasks of the live monitor: the worker computes, the channel layer carries the changes."""
 
+import logging
+
 from celery import shared_task
+from celery.signals import before_task_publish
 from django.db import DatabaseError
 
-from . import live, search_live
+from . import health, live, search_live
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -45,3 +50,18 @@ def delete_old_report_exports() -> int:
     from .reports import exports
 
     return exports.delete_old_exports()
+
+
+@shared_task(bind=True, ignore_result=True)
+def heartbeat(self) -> None:
+    """Beat, every HEALTH_HEARTBEAT_SECONDS: the worker that runs it records that it is alive (/healthz)."""
+    health.record_worker_heartbeat(self.request.hostname)
+
+
+@before_task_publish.connect(sender=heartbeat.name, dispatch_uid="monitoring.health.beat-tick")
+def _record_beat_tick(**kwargs) -> None:
+    """Beat is the only sender of the heartbeat task: sending it is beat's tick, recorded for /healthz."""
+    try:
+        health.record_beat_tick()
+    except Exception:  # noqa: BLE001 — Redis down: the task cannot be sent either; /healthz says so
+        log.warning("Could not record beat's tick", exc_info=True)

@@ -223,3 +223,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Health (/healthz, monitoring/health.py). Beat sends the heartbeat task this often; the worker that runs it
+# records the time, and so does beat when it sends it. A time older than its max age answers 503.
+HEALTH_HEARTBEAT_SECONDS = float(os.environ.get("HEALTH_HEARTBEAT_SECONDS", 5))
+HEALTH_WORKER_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_WORKER_MAX_AGE_SECONDS", 30))
+HEALTH_BEAT_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_BEAT_MAX_AGE_SECONDS", 30))
+CELERY_BEAT_SCHEDULE["heartbeat"] = {
+    "task": "monitoring.tasks.heartbeat",
+    "schedule": HEALTH_HEARTBEAT_SECONDS,
+    "options": {"expires": HEALTH_HEARTBEAT_SECONDS},  # a late heartbeat says nothing about now
+}
+# Load balancers probe the backends over plain HTTP: /healthz answers there instead of redirecting to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
