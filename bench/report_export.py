@@ -101,7 +101,7 @@ def run_one(fmt: str, size: int) -> dict:
     total = callbacks.count()
     out = Path(tempfile.mkstemp(prefix="report-bench-", suffix=f".{fmt}")[1])
     # Warm the code paths (imports, the first query) on a few callbacks, then take the baseline.
-    with open(os.devnull, "w") as sink:
+    with open(os.devnull, "wb") as sink:
         for part in exports.csv_parts(selection(10), tz):
             sink.write(part)
     exports.write_xlsx(selection(10), tz, out)
@@ -109,7 +109,7 @@ def run_one(fmt: str, size: int) -> dict:
     cpu_before = time.process_time()
     started = time.perf_counter()
     if fmt == "csv":
-        with open(out, "w", encoding="utf-8", newline="") as file:
+        with open(out, "wb") as file:
             for part in exports.csv_parts(callbacks, tz):
                 file.write(part)
         with open(out, encoding="utf-8") as file:

@@ -5,10 +5,12 @@ import csv
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
 from callbacks.choices import CompletionStatus, EndState
-from monitoring.reports import exports
+from monitoring.reports import csv_copy, exports
 from monitoring.reports.exports import neutralise, phone_cell
 from tests.monitoring.reports_history import PARIS_DAYS, UTC_DAYS, build_history, completed_callback, utc
 
@@ -224,13 +226,22 @@ def test_a_download_from_the_page_carries_its_filters(history, manager):
 
 
 def test_csv_streams_in_parts_from_one_query(history, manager, django_assert_num_queries, monkeypatch):
-    """Chunks of 2 callbacks: the body comes in one part per chunk, all read through one cursor (callbacks
-    joined to their attempts) — no query per row nor per chunk."""
+    """The header, then the rows in parts, all read by one query — no query per row nor per chunk. SQLite:
+    chunks of 2 callbacks, one part each, through one cursor. PostgreSQL: one COPY, parts of PART_BYTES."""
     monkeypatch.setattr(exports, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(csv_copy, "PART_BYTES", 300)
     response = manager.post(DOWNLOAD, {**UTC_DAYS, "format": "csv"})
-    with django_assert_num_queries(1):
-        parts = list(response.streaming_content)
-    assert len(parts) == 2
+    if connection.vendor == "postgresql":
+        with CaptureQueriesContext(connection) as queries:  # COPY runs beside Django's query log
+            parts = list(response.streaming_content)
+        assert queries.captured_queries == []
+        assert all(len(part) < 300 + 250 for part in parts[1:-1])  # a part stops at the row passing 300 bytes
+        assert len(parts) >= 3
+    else:
+        with django_assert_num_queries(1):
+            parts = list(response.streaming_content)
+        assert len(parts) == 1 + 2
+    assert parts[0].endswith(b"Attempt state\n")
     assert len(parse_csv(b"".join(parts))) == 1 + 5
 
 
