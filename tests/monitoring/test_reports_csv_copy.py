@@ -75,6 +75,9 @@ def test_the_database_writes_the_same_bytes_as_python(hostile, zone):
     from_python = (exports.csv_header(tz) + "".join(exports.python_csv_parts(callbacks, tz))).encode()
     assert from_database == from_python
     assert b"".join(exports.csv_parts(callbacks, tz)) == from_database  # the download takes the COPY's way
+    with connection.cursor() as cursor:  # the report's zone was for the COPY only (this test is a transaction)
+        cursor.execute("SHOW TimeZone")
+        assert cursor.fetchone()[0] == "UTC"
     rows = list(csv.reader(io.StringIO(from_database.decode("utf-8-sig"))))
     assert len(rows) == 1 + sum(max(1, callback.attempt_set.count()) for callback in callbacks)
     names = {row[4] for row in rows[1:]}
