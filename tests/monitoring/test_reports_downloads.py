@@ -236,8 +236,9 @@ def test_csv_streams_in_parts_from_one_query(history, manager, django_assert_num
             parts = list(response.streaming_content)
         # Only the report's time zone set for the COPY, then set back: no other query.
         assert [query["sql"] for query in queries if "SAVEPOINT" not in query["sql"]] == [
-            "SELECT current_setting('TimeZone'), set_config('TimeZone', 'UTC', true)",
-            "SELECT set_config('TimeZone', 'UTC', true)",
+            "SELECT current_setting('TimeZone'), current_setting('jit'), set_config('TimeZone', 'UTC', true),"
+            " set_config('jit', 'off', true)",
+            "SELECT set_config('TimeZone', 'UTC', true), set_config('jit', 'on', true)",
         ]
         assert all(len(part) < 300 + 250 for part in parts[1:-1])  # a part stops at the row passing 300 bytes
         assert len(parts) >= 3
