@@ -45,3 +45,11 @@ def delete_old_report_exports() -> int:
     from .reports import exports
 
     return exports.delete_old_exports()
+
+
+@shared_task(ignore_result=True)
+def refresh_summary_hours() -> int:
+    """Beat, every SUMMARY_REFRESH_SECONDS: rewrite the summary report's recent closed hours (SummaryHour)."""
+    from .reports import summary_hours
+
+    return summary_hours.refresh()

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from callbacks.choices import CallbackState, CompletionStatus, EndState
 from callbacks.models import Attempt, Callback
+from monitoring.models import SummaryCoverage
+from monitoring.reports import summary_hours
 from monitoring.reports.summary import DAY, HOUR, over_time, summarize
 
 pytestmark = pytest.mark.django_db
@@ -40,8 +42,24 @@ def ended(bp, created, completed, end_state, tries=(), handle=None):
     return callback
 
 
-@pytest.fixture
-def history(make_business_process):
+# Every test of the history runs three ways, with the same expected numbers: counted from the callbacks; summed
+# from the pre-aggregated hours (summary_hours, refreshed after the history); and half and half (the hours up to
+# 25 Nov 02:00 UTC from the table, the rest counted).
+COUNTED, HOURS, HALF = "counted", "pre-aggregated hours", "hours then counted"
+
+
+@pytest.fixture(params=[COUNTED, HOURS, HALF])
+def history(request, make_business_process):
+    sales, support = _history(make_business_process)
+    if request.param == HOURS:
+        assert summary_hours.refresh(now=datetime(2026, 12, 1, tzinfo=UTC)) > 0
+    elif request.param == HALF:
+        summary_hours.refresh(now=datetime(2026, 11, 25, 2, 30, tzinfo=UTC))
+        assert SummaryCoverage.objects.get().complete_until == datetime(2026, 11, 25, 2, tzinfo=UTC)
+    return sales, support
+
+
+def _history(make_business_process):
     sales = make_business_process("SALES", time_zone="Europe/Paris")
     support = make_business_process("SUPPORT")
     # 24 Nov (Paris): SALES — 2 reached (1 and 2 tries; handle times 100 s and 300 s), 1 failed (3 tries), 1 purged
