@@ -81,9 +81,15 @@ class SummaryHour(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", "business_process"], name="summary_hour_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.business_process_id} {self.hour:%Y-%m-%d %H:00} UTC"
+
 
 class SummaryCoverage(models.Model):
     """One row: SummaryHour holds every hour before ``complete_until`` (the hours after it are counted from the
     callbacks themselves)."""
 
     complete_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"complete until {self.complete_until:%Y-%m-%d %H:00} UTC"
