@@ -60,9 +60,8 @@ def main() -> None:
     from monitoring.models import SummaryCoverage, SummaryHour
     from monitoring.reports import agents, summary, summary_hours
 
-    print(
-        f"{args.database}: {Callback.objects.count():,} callbacks; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-    )
+    load = f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    print(f"{args.database}: {Callback.objects.count():,} callbacks; {load}")
     if args.build:
         SummaryCoverage.objects.all().delete()
         cpu, wall = time.process_time(), time.perf_counter()
