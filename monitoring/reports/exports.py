@@ -7,7 +7,9 @@ tuples, not models (building millions of model instances would cost more than ev
 and times as text PostgreSQL writes (see ``ReportTime``).
 
 - CSV: one row per attempt, the callback's columns repeated (so it pivots); a callback with no attempt gets
-  one row with the attempt columns empty. UTF-8 with a byte-order mark (so Excel reads the names right).
+  one row with the attempt columns empty. UTF-8 with a byte-order mark (so Excel reads the names right), lines
+  ending in LF. On PostgreSQL the database writes the rows (csv_copy: COPY, the same bytes, faster); on SQLite
+  Python does, from the chunks below.
 - XLSX: sheet "Callbacks", one row per callback; sheet "Attempts", one row per attempt with its callback ID.
   Written with openpyxl's write-only workbook into a file (an XLSX is a zip: it cannot be sent before it is
   finished), then streamed from the file.
