@@ -10,8 +10,9 @@ attempts); it must hold at least 900,000 completed callbacks, else run monitor_l
 
 For each size N and format, in a fresh child process (so its peak memory is its own): the N oldest completed
 callbacks are selected the way the report does (a completion date range: completed up to the N-th one's
-time), exported exactly as a download does (monitoring.reports.exports: a cursor over the callbacks, one
-attempts query per chunk) into a file under /tmp, and measured:
+time), exported exactly as a download does (monitoring.reports.exports: the CSV written by PostgreSQL's COPY,
+monitoring.reports.csv_copy; the XLSX from one cursor over the callbacks joined to their attempts) into a file
+under /tmp, and measured:
   - rows/s: CSV rows (one per attempt, or one for a callback without any) per second of wall time;
     callbacks/s beside it. XLSX: rows of both sheets per second. Also rows per CPU-second of the exporting
     process (PostgreSQL's own time not included): on a busy machine the wall-time figure is the pessimistic one.

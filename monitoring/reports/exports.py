@@ -344,8 +344,14 @@ def download_name(fmt: str) -> str:
 async def _async_parts(parts: Iterable) -> AsyncIterator:
     iterator = iter(parts)
     end = object()
-    while (part := await sync_to_async(next)(iterator, end)) is not end:
-        yield part
+    try:
+        while (part := await sync_to_async(next)(iterator, end)) is not end:
+            yield part
+    finally:
+        # A download stopped half-way (the client went away) closes its generator here, in the request's
+        # thread: left to the garbage collector, its cursor and transaction would be closed from any thread.
+        if hasattr(iterator, "close"):
+            await sync_to_async(iterator.close)()
 
 
 def _streamed(request: HttpRequest, parts: Iterable) -> Iterable | AsyncIterator:

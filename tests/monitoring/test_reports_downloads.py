@@ -264,3 +264,29 @@ def test_times_carry_their_offset_in_any_zone(history, manager, zone, created):
     rows = parse_csv(download(manager, "csv", {**UTC_DAYS, "time_zone": zone, "agent": "bob-22"}))
     assert rows[0][6] == f"Original entrance time ({zone})"
     assert rows[1][2] == "cb-reached" and rows[1][6] == created
+
+
+def test_a_download_stopped_half_way_under_asgi_closes_its_parts_in_their_thread():
+    """The client goes away after the first part: the parts' generator (its cursor, its transaction) is closed
+    at once, by the thread that made its parts, not left to the garbage collector."""
+    import asyncio
+    import threading
+
+    threads = {}
+
+    def parts():
+        threads["made"] = threading.get_ident()
+        try:
+            yield b"header"
+            yield b"rows"
+        finally:
+            threads["closed"] = threading.get_ident()
+
+    async def first_part_only():
+        stream = exports._async_parts(parts())
+        first = await anext(stream)
+        await stream.aclose()
+        return first
+
+    assert asyncio.run(first_part_only()) == b"header"
+    assert threads["closed"] == threads["made"]
