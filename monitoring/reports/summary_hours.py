@@ -11,7 +11,8 @@ summing their hours takes a fraction of that. The figures of an hour are those t
 - The current hour, and anything after the coverage, is counted from the callbacks: a report is never behind.
 - Late events: an event that lands in an hour already written (an After Call Work ending reported late, a
   callback reopened) shows at the next refresh if the hour is within SUMMARY_RECOMPUTE_HOURS; older than that,
-  only ``rebuild`` over those hours (``manage.py shell``) brings it in. Callbacks deleted by retention stay in
+  only a rebuild of those days brings it in
+  (``manage.py rebuild_summary_hours FIRST LAST``). Callbacks deleted by retention stay in
   their hours: the summary keeps its figures past CALLBACK_RETENTION_DAYS.
 - Time zones: the table's hours make up the days and hours of any zone whose offset is a whole number of hours
   over the range (DST included); for the others (India +05:30, Nepal +05:45…) ``covered_until`` says nothing is

@@ -160,3 +160,24 @@ def test_a_report_on_the_table_takes_a_constant_number_of_queries(django_assert_
         summarize(FIRST, LAST, ZoneInfo("Europe/Paris"))
     with django_assert_num_queries(7):
         summarize(FIRST, LAST, ZoneInfo("Europe/Paris"), HOUR)
+
+
+def test_a_late_event_older_than_the_recomputed_hours_comes_in_with_the_rebuild_command(settings):
+    from django.core.management import CommandError, call_command
+
+    settings.SUMMARY_RECOMPUTE_HOURS = 24
+    random_history(callbacks=30)
+    summary_hours.refresh(now=datetime(2026, 4, 3, 10, 15, tzinfo=UTC))
+    bp = BusinessProcess.objects.first()
+    Callback.objects.create(
+        external_id="very-late", business_process=bp, phone="+33142685300", state=CallbackState.QUEUED,
+        created=datetime(2026, 3, 27, 8, 20, tzinfo=UTC),
+    )  # fmt: skip
+    summary_hours.refresh(now=datetime(2026, 4, 3, 10, 25, tzinfo=UTC))
+    one_day = (date(2026, 3, 27), date(2026, 3, 27), ZoneInfo("UTC"))
+    assert summarized(*one_day, DAY) != counted(*one_day, DAY), "six days late: not in the recomputed hours"
+
+    call_command("rebuild_summary_hours", "2026-03-27", "2026-03-27")
+    assert summarized(*one_day, DAY) == counted(*one_day, DAY)
+    with pytest.raises(CommandError):
+        call_command("rebuild_summary_hours", "2026-03-28", "2026-03-27")
