@@ -8,12 +8,12 @@ summing their hours takes a fraction of that. The figures of an hour are those t
   last SUMMARY_RECOMPUTE_HOURS whole, then says (SummaryCoverage) that every hour before the current one is in
   the table. The first run builds every hour there is. Rewriting, never incrementing: run twice, or twice at
   once (the coverage row is locked), it gives the same rows.
-- The current hour, and anything after the coverage, is counted from the callbacks: a report is never behind.
+- The current hour, and anything after the coverage, is counted from the callbacks: it shows at once.
 - Late events: an event that lands in an hour already written (an After Call Work ending reported late, a
   callback reopened) shows at the next refresh if the hour is within SUMMARY_RECOMPUTE_HOURS; older than that,
-  only a rebuild of those days brings it in
-  (``manage.py rebuild_summary_hours FIRST LAST``). Callbacks deleted by retention stay in
-  their hours: the summary keeps its figures past CALLBACK_RETENTION_DAYS.
+  only a rebuild of those days brings it in (``manage.py rebuild_summary_hours FIRST LAST``).
+- Callbacks deleted by retention stay in their hours: the summary keeps its figures past
+  CALLBACK_RETENTION_DAYS (a rebuild of those days drops them).
 - Time zones: the table's hours make up the days and hours of any zone whose offset is a whole number of hours
   over the range (DST included); for the others (India +05:30, Nepal +05:45…) ``covered_until`` says nothing is
   covered and the report counts from the callbacks.
