@@ -20,6 +20,7 @@ from callbacks.choices import EndState
 from callbacks.models import Attempt, BusinessProcess, Callback
 
 from .agents import day_range
+from .database import without_jit
 
 DAY, HOUR = "day", "hour"
 END_STATES = [EndState.REACHED, EndState.FAILED, EndState.WRONG_DESTINATION, EndState.PURGED, EndState.CANCELLED,
@@ -157,10 +158,11 @@ def summarize(
         return trunc_class(expression, tzinfo=tz)
 
     split = summary_hours.covered_until(start, end, tz)
-    if split > start:
-        summary_hours.sum_hours(periods, start, split, trunc, business_process_ids)
-    if split < end:
-        count_directly(periods, split, end, trunc, business_process_ids)
+    with without_jit():
+        if split > start:
+            summary_hours.sum_hours(periods, start, split, trunc, business_process_ids)
+        if split < end:
+            count_directly(periods, split, end, trunc, business_process_ids)
     return sorted(periods.values(), key=lambda p: (p.start, p.business_process.code))
 
 

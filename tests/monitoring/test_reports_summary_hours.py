@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 
 from callbacks.choices import CallbackState, CompletionStatus, EndState
 from callbacks.models import Attempt, BusinessProcess, Callback
@@ -15,6 +16,10 @@ from monitoring.reports import summary_hours
 from monitoring.reports.summary import DAY, HOUR, Periods, count_directly, summarize
 
 pytestmark = pytest.mark.django_db
+
+# PostgreSQL: the report's queries run without JIT (monitoring.reports.database.without_jit), a savepoint here
+# with the setting set and set back: four more queries.
+NO_JIT_QUERIES = 4 if connection.vendor == "postgresql" else 0
 
 FIRST, LAST = date(2026, 3, 27), date(2026, 3, 31)  # Europe's DST change on 29 March, 01:00 UTC
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Adelaide", "Asia/Kathmandu"]
@@ -156,9 +161,9 @@ def test_a_report_on_the_table_takes_a_constant_number_of_queries(django_assert_
     random_history(callbacks=50)
     summary_hours.refresh(now=datetime(2026, 3, 30, 12, tzinfo=UTC))
     # Business processes, the coverage, the hours' sums, then the four counts after the coverage.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(7 + NO_JIT_QUERIES):
         summarize(FIRST, LAST, ZoneInfo("Europe/Paris"))
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(7 + NO_JIT_QUERIES):
         summarize(FIRST, LAST, ZoneInfo("Europe/Paris"), HOUR)
 
 
@@ -181,3 +186,26 @@ def test_a_late_event_older_than_the_recomputed_hours_comes_in_with_the_rebuild_
     assert summarized(*one_day, DAY) == counted(*one_day, DAY)
     with pytest.raises(CommandError):
         call_command("rebuild_summary_hours", "2026-03-28", "2026-03-27")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="JIT is PostgreSQL's")
+def test_the_reports_aggregates_run_without_jit_and_set_it_back():
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring.reports.agents import reconcile
+
+    random_history(callbacks=10)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        before = cursor.fetchone()[0]
+    for report in (summarize, reconcile):
+        with CaptureQueriesContext(connection) as queries:
+            report(FIRST, LAST, ZoneInfo("Europe/Paris"))
+        sql = [query["sql"] for query in queries]
+        off = next(n for n, text in enumerate(sql) if "set_config('jit', 'off', true)" in text)
+        back = next(n for n, text in enumerate(sql) if f"set_config('jit', '{before}', true)" in text)
+        aggregates = [n for n, text in enumerate(sql) if "COUNT(" in text]
+        assert aggregates and off < min(aggregates) and max(aggregates) < back, report.__name__
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            assert cursor.fetchone()[0] == before
