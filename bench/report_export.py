@@ -10,8 +10,9 @@ attempts); it must hold at least 900,000 completed callbacks, else run monitor_l
 
 For each size N and format, in a fresh child process (so its peak memory is its own): the N oldest completed
 callbacks are selected the way the report does (a completion date range: completed up to the N-th one's
-time), exported exactly as a download does (monitoring.reports.exports: a cursor over the callbacks, one
-attempts query per chunk) into a file under /tmp, and measured:
+time), exported exactly as a download does (monitoring.reports.exports: the CSV written by PostgreSQL's COPY,
+monitoring.reports.csv_copy; the XLSX from one cursor over the callbacks joined to their attempts) into a file
+under /tmp, and measured:
   - rows/s: CSV rows (one per attempt, or one for a callback without any) per second of wall time;
     callbacks/s beside it. XLSX: rows of both sheets per second. Also rows per CPU-second of the exporting
     process (PostgreSQL's own time not included): on a busy machine the wall-time figure is the pessimistic one.
@@ -101,7 +102,7 @@ def run_one(fmt: str, size: int) -> dict:
     total = callbacks.count()
     out = Path(tempfile.mkstemp(prefix="report-bench-", suffix=f".{fmt}")[1])
     # Warm the code paths (imports, the first query) on a few callbacks, then take the baseline.
-    with open(os.devnull, "w") as sink:
+    with open(os.devnull, "wb") as sink:
         for part in exports.csv_parts(selection(10), tz):
             sink.write(part)
     exports.write_xlsx(selection(10), tz, out)
@@ -109,7 +110,7 @@ def run_one(fmt: str, size: int) -> dict:
     cpu_before = time.process_time()
     started = time.perf_counter()
     if fmt == "csv":
-        with open(out, "w", encoding="utf-8", newline="") as file:
+        with open(out, "wb") as file:
             for part in exports.csv_parts(callbacks, tz):
                 file.write(part)
         with open(out, encoding="utf-8") as file:

@@ -1,6 +1,7 @@
 """The monitoring app's own records: report downloads too large to stream, written by a Celery task."""
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -56,3 +57,39 @@ class ReportExport(models.Model):
         if self.state == self.State.DONE:
             return 100
         return min(99, 100 * self.done // self.total) if self.total else 0
+
+
+class SummaryHour(models.Model):
+    """The summary report's figures of one business process in one UTC hour, pre-aggregated from the callbacks
+    and attempts (monitoring.reports.summary_hours), so that a month of the report sums at most hours rather
+    than counting every callback. Rewritten whole for a range of hours, never incremented: recomputing an hour
+    gives the same row."""
+
+    business_process = models.ForeignKey("callbacks.BusinessProcess", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField(help_text="The hour's start, a whole UTC hour.")
+    requested = models.PositiveIntegerField(default=0)
+    reached = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    wrong_destination = models.PositiveIntegerField(default=0)
+    purged = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+    aborted = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, help_text="Attempts of the callbacks ended in the hour.")
+    handled_attempts = models.PositiveIntegerField(default=0, help_text="Attempts whose After Call Work ended.")
+    handle_time = models.DurationField(default=timedelta, help_text="Their time from accept to the end of ACW.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "business_process"], name="summary_hour_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.business_process_id} {self.hour:%Y-%m-%d %H:00} UTC"
+
+
+class SummaryCoverage(models.Model):
+    """One row: SummaryHour holds every hour before ``complete_until`` (the hours after it are counted from the
+    callbacks themselves)."""
+
+    complete_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"complete until {self.complete_until:%Y-%m-%d %H:00} UTC"

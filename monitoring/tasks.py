@@ -52,6 +52,14 @@ def delete_old_report_exports() -> int:
     return exports.delete_old_exports()
 
 
+@shared_task(ignore_result=True)
+def refresh_summary_hours() -> int:
+    """Beat, every SUMMARY_REFRESH_SECONDS: rewrite the summary report's recent closed hours (SummaryHour)."""
+    from .reports import summary_hours
+
+    return summary_hours.refresh()
+
+
 @shared_task(bind=True, ignore_result=True)
 def heartbeat(self) -> None:
     """Beat, every HEALTH_HEARTBEAT_SECONDS: the worker that runs it records that it is alive (/healthz)."""

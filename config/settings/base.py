@@ -144,6 +144,10 @@ AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", 400))
 REPORT_DIRECT_DOWNLOAD_MAX = int(os.environ.get("REPORT_DIRECT_DOWNLOAD_MAX", 50_000))
 REPORT_EXPORT_DIR = Path(os.environ.get("REPORT_EXPORT_DIR", BASE_DIR / ".run" / "exports"))
 REPORT_EXPORT_KEEP_HOURS = 24
+# The summary report sums pre-aggregated hours (monitoring.reports.summary_hours): the beat rewrites the closed
+# hours of the last SUMMARY_RECOMPUTE_HOURS this often, so a late event within them shows at the next refresh.
+SUMMARY_REFRESH_SECONDS = float(os.environ.get("SUMMARY_REFRESH_SECONDS", 600))
+SUMMARY_RECOMPUTE_HOURS = int(os.environ.get("SUMMARY_RECOMPUTE_HOURS", 24))
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
@@ -179,6 +183,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.delete_old_report_exports",
         "schedule": 3600.0,
         "options": {"expires": 600},
+    },
+    "refresh-summary-hours": {
+        "task": "monitoring.tasks.refresh_summary_hours",
+        "schedule": SUMMARY_REFRESH_SECONDS,
+        "options": {"expires": 300},
     },
 }
 

@@ -9,4 +9,7 @@ exports.py       CSV / XLSX downloads, streamed in constant memory; large ones w
 
 agents.py        agent performance vs agent interactions (seed 000), every difference by reason
 summary.py       per business process per day or hour: requested, end states, reach rate, averages
+summary_hours.py the summary's figures pre-aggregated per business process per UTC hour (SummaryHour)
+csv_copy.py      the CSV download written by PostgreSQL (COPY), the same bytes as exports.py's
+database.py      what the reports ask of the database beyond their queries (no JIT)
 """

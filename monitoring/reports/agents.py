@@ -29,6 +29,7 @@ from django.db.models.functions import TruncDate
 from callbacks.choices import CallbackState
 from callbacks.models import Agent, Attempt
 
+from .database import without_jit
 from .filtersets import local_midnight
 
 SAME_DAY = "same_day"
@@ -108,12 +109,13 @@ def reconcile(first: date, last: date, tz: ZoneInfo, agent_ids: list[int] | None
     if agent_ids:
         offers, handles = offers.filter(agent_id__in=agent_ids), handles.filter(agent_id__in=agent_ids)
     counts: dict[tuple[int, date, str], int] = defaultdict(int)
-    for row in offers.values("agent_id", "day", "reason").annotate(n=Count("pk")).order_by():
-        counts[row["agent_id"], row["day"], row["reason"]] += row["n"]
     earlier = Q(offered_day__lt=F("day"))
-    handled_rows = list(
-        handles.values("agent_id", "day").annotate(n=Count("pk"), earlier=Count("pk", filter=earlier)).order_by()
-    )
+    with without_jit():
+        for row in offers.values("agent_id", "day", "reason").annotate(n=Count("pk")).order_by():
+            counts[row["agent_id"], row["day"], row["reason"]] += row["n"]
+        handled_rows = list(
+            handles.values("agent_id", "day").annotate(n=Count("pk"), earlier=Count("pk", filter=earlier)).order_by()
+        )
     keys = {(agent_id, day) for agent_id, day, _ in counts} | {(r["agent_id"], r["day"]) for r in handled_rows}
     agents = Agent.objects.in_bulk({agent_id for agent_id, _ in keys})
     lines = {(agent_id, day): AgentDay(agent=agents[agent_id], day=day) for agent_id, day in keys}

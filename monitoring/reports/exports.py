@@ -7,7 +7,9 @@ tuples, not models (building millions of model instances would cost more than ev
 and times as text PostgreSQL writes (see ``ReportTime``).
 
 - CSV: one row per attempt, the callback's columns repeated (so it pivots); a callback with no attempt gets
-  one row with the attempt columns empty. UTF-8 with a byte-order mark (so Excel reads the names right).
+  one row with the attempt columns empty. UTF-8 with a byte-order mark (so Excel reads the names right), lines
+  ending in LF. On PostgreSQL the database writes the rows (csv_copy: COPY, the same bytes, faster); on SQLite
+  Python does, from the chunks below.
 - XLSX: sheet "Callbacks", one row per callback; sheet "Attempts", one row per attempt with its callback ID.
   Written with openpyxl's write-only workbook into a file (an XLSX is a zip: it cannot be sent before it is
   finished), then streamed from the file.
@@ -24,7 +26,6 @@ Celery task (monitoring.tasks.export_report) writes the file and records its pro
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import os
 import re
@@ -40,6 +41,7 @@ from zoneinfo import ZoneInfo
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.db.models import CharField, Func, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, HttpRequest, QueryDict, StreamingHttpResponse
@@ -51,14 +53,16 @@ from callbacks.choices import EndState
 from callbacks.models import Callback
 
 from ..models import ReportExport
-from . import completed
+from . import completed, csv_copy
 from .filtersets import CompletedCallbackFilterSet
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+# The whole value, ASCII digits only (as csv_copy.E164_SQL): "\d" would take any script's digits and "$" a final
+# line break.
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 class ReportTime(Func):
@@ -131,7 +135,7 @@ def neutralise(value: str) -> str:
 
 
 def phone_cell(phone: str) -> str:
-    return phone if E164.match(phone) else neutralise(phone)
+    return phone if E164.fullmatch(phone) else neutralise(phone)
 
 
 def callback_header(tz: ZoneInfo) -> list[str]:
@@ -226,36 +230,76 @@ class Cells:
             END_STATE_LABELS.get(end_state, end_state),
             time(created),
             time(completed_at),
-            completed.last_attempt_time([attempt[1] for attempt in attempt_cells]) or "",
+            # An attempt without a time (its cell "") is skipped, as on screen.
+            completed.last_attempt_time([attempt[1] or None for attempt in attempt_cells]) or "",
             len(attempts),
         ]
         return callback_cells, attempt_cells
 
 
-def csv_parts(callbacks: QuerySet[Callback], tz: ZoneInfo, progress: Callable[[int], None] | None = None):
-    """The CSV as text parts, one per chunk of callbacks (the first with the byte-order mark and the header)."""
+def _csv_line_writer() -> Callable[[list], str]:
+    """A function writing one CSV row as a line ending in LF (the line break COPY writes). The writer's own
+    line terminator stays CRLF: Python's csv quotes a value holding any character of it, CR included, as
+    COPY does."""
+    writer = csv.writer(_Echo())
+
+    def line(row: list) -> str:
+        return writer.writerow(row)[:-2] + "\n"
+
+    return line
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_header(tz: ZoneInfo) -> str:
+    """The byte-order mark (so Excel reads the names right) and the header line."""
+    return "\ufeff" + _csv_line_writer()(callback_header(tz) + attempt_header(tz))
+
+
+def python_csv_parts(
+    callbacks: QuerySet[Callback], tz: ZoneInfo, progress: Callable[[int], None] | None = None
+) -> Iterator[str]:
+    """The CSV's rows (no header) made in Python, one text part per chunk of callbacks (SQLite's way)."""
     cells = Cells(tz)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(callback_header(tz) + attempt_header(tz))
+    line = _csv_line_writer()
     no_attempt = [""] * len(attempt_header(tz))
     done = 0
     for chunk in chunks(callbacks, tz):
+        lines = []
         for row, attempts in chunk:
             callback, attempt_cells = cells.entry(row, attempts)
             if attempt_cells:
-                writer.writerows([callback + attempt for attempt in attempt_cells])
+                lines.extend(line(callback + attempt) for attempt in attempt_cells)
             else:
-                writer.writerow(callback + no_attempt)
+                lines.append(line(callback + no_attempt))
         done += len(chunk)
         if progress:
             progress(done)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
+        yield "".join(lines)
+
+
+def csv_parts(
+    callbacks: QuerySet[Callback], tz: ZoneInfo, progress: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """The CSV as UTF-8 parts, the first the byte-order mark and the header. On PostgreSQL the database writes
+    the rows (csv_copy: the same bytes, faster); ``progress`` is told how many callbacks are written."""
+    yield csv_header(tz).encode()
+    if connections[callbacks.db].vendor != "postgresql":
+        yield from (part.encode() for part in python_csv_parts(callbacks, tz, progress))
+        return
+    lines = None
+    if progress:
+        # COPY passes on lines, not callbacks: callbacks written ≈ lines × callbacks / lines expected.
+        total = callbacks.count()
+        expected = callbacks.order_by().values_list("pk", "attempt_set__number").count() or 1
+
+        def lines(seen: int) -> None:
+            progress(min(total, seen * total // expected))
+
+    yield from csv_copy.copy_parts(callbacks, tz, lines)
 
 
 def _xlsx_text(value):
@@ -300,8 +344,14 @@ def download_name(fmt: str) -> str:
 async def _async_parts(parts: Iterable) -> AsyncIterator:
     iterator = iter(parts)
     end = object()
-    while (part := await sync_to_async(next)(iterator, end)) is not end:
-        yield part
+    try:
+        while (part := await sync_to_async(next)(iterator, end)) is not end:
+            yield part
+    finally:
+        # A download stopped half-way (the client went away) closes its generator here, in the request's
+        # thread: left to the garbage collector, its cursor and transaction would be closed from any thread.
+        if hasattr(iterator, "close"):
+            await sync_to_async(iterator.close)()
 
 
 def _streamed(request: HttpRequest, parts: Iterable) -> Iterable | AsyncIterator:
@@ -324,7 +374,7 @@ def direct_download(request: HttpRequest, callbacks: QuerySet[Callback], tz: Zon
     """The download answered at once: CSV streamed as it is made, XLSX made into a temporary file first."""
     if fmt == ReportExport.Format.CSV:
         response = StreamingHttpResponse(
-            _streamed(request, (part.encode() for part in csv_parts(callbacks, tz))),
+            _streamed(request, csv_parts(callbacks, tz)),
             content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="{download_name(fmt)}"'
@@ -365,9 +415,9 @@ def run_export(export_id: str) -> None:
             rows.update(done=done)
 
         if export.format == ReportExport.Format.CSV:
-            with open(part, "w", encoding="utf-8", newline="") as file:
-                for text in csv_parts(filterset.qs, filterset.time_zone, progress):
-                    file.write(text)
+            with open(part, "wb") as file:
+                for data in csv_parts(filterset.qs, filterset.time_zone, progress):
+                    file.write(data)
         else:
             write_xlsx(filterset.qs, filterset.time_zone, part, progress)
         part.rename(export.path)

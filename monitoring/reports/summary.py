@@ -3,7 +3,8 @@
 A callback counts as requested in the period it was created in, and under its end state in the period it
 ended in; its attempts count with it (average attempts per ended callback). Handle time is an attempt's, from
 accept to the end of After Call Work, in the period its After Call Work ended (as the monitor's Clbk Avg Time).
-Periods are days or hours in a chosen time zone. Four aggregate queries, whatever the range.
+Periods are days or hours in a chosen time zone. Counted from the callbacks (four aggregate queries, whatever
+the range) or, for the hours it holds, summed from the pre-aggregated SummaryHour table (summary_hours).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from callbacks.choices import EndState
 from callbacks.models import Attempt, BusinessProcess, Callback
 
 from .agents import day_range
+from .database import without_jit
 
 DAY, HOUR = "day", "hour"
 END_STATES = [EndState.REACHED, EndState.FAILED, EndState.WRONG_DESTINATION, EndState.PURGED, EndState.CANCELLED,
@@ -35,7 +37,7 @@ class Period:
     ended: dict[str, int] = field(default_factory=lambda: dict.fromkeys(END_STATES, 0))
     attempts: int = 0
     handled_attempts: int = 0
-    handle_seconds: float = 0.0
+    handle_time: timedelta = timedelta()  # exact (microseconds): a period summed from parts adds up the same
 
     @property
     def processed(self) -> int:
@@ -52,6 +54,10 @@ class Period:
         return self.attempts / ended if ended else None
 
     @property
+    def handle_seconds(self) -> float:
+        return self.handle_time.total_seconds()
+
+    @property
     def average_handle_seconds(self) -> float | None:
         return self.handle_seconds / self.handled_attempts if self.handled_attempts else None
 
@@ -61,68 +67,102 @@ class Period:
             self.ended[state] += n
         self.attempts += other.attempts
         self.handled_attempts += other.handled_attempts
-        self.handle_seconds += other.handle_seconds
+        self.handle_time += other.handle_time
+
+    def figures(self) -> tuple:
+        """Every number, to compare two periods."""
+        return self.requested, tuple(self.ended.values()), self.attempts, self.handled_attempts, self.handle_time
 
 
-def summarize(
-    first: date, last: date, tz: ZoneInfo, granularity: str = DAY, business_process_ids: list[int] | None = None
-) -> list[Period]:
-    """Periods with any activity, ordered by time then business process."""
-    start, end = day_range(first, last, tz)
-    trunc = TruncHour if granularity == HOUR else TruncDay
-    business_processes = BusinessProcess.objects.all()
+class Periods(dict):
+    """Periods by (business process id, start), made on first use."""
+
+    def __init__(self, business_processes: dict[int, BusinessProcess]):
+        super().__init__()
+        self.business_processes = business_processes
+
+    def __missing__(self, key: tuple[int, datetime]) -> Period:
+        period = self[key] = Period(business_process=self.business_processes[key[0]], start=key[1])
+        return period
+
+
+def count_directly(
+    periods: Periods, start: datetime, end: datetime, trunc, business_process_ids: list[int] | None = None
+) -> None:
+    """Add to ``periods`` what happened in [start, end), counted from the callbacks and attempts, each in the
+    period ``trunc`` (a TruncDay or TruncHour of a time) puts it in. Four aggregate queries."""
     callbacks, attempts = Callback.objects.all(), Attempt.objects.all()
     if business_process_ids:
-        business_processes = business_processes.filter(pk__in=business_process_ids)
         callbacks = callbacks.filter(business_process_id__in=business_process_ids)
         attempts = attempts.filter(business_process_id__in=business_process_ids)
-    by_id = {bp.pk: bp for bp in business_processes}
-    periods: dict[tuple[int, datetime], Period] = {}
-
-    def period(bp_id: int, moment: datetime) -> Period:
-        key = (bp_id, moment)
-        if key not in periods:
-            periods[key] = Period(business_process=by_id[bp_id], start=moment)
-        return periods[key]
-
     requested = (
         callbacks.filter(created__gte=start, created__lt=end)
-        .annotate(period=trunc("created", tzinfo=tz))
+        .annotate(period=trunc("created"))
         .values("business_process_id", "period")
         .annotate(n=Count("pk"))
         .order_by()
     )
     for row in requested:
-        period(row["business_process_id"], row["period"]).requested = row["n"]
+        periods[row["business_process_id"], row["period"]].requested += row["n"]
     ended = (
         callbacks.filter(completed_at__gte=start, completed_at__lt=end)
-        .annotate(period=trunc("completed_at", tzinfo=tz))
+        .annotate(period=trunc("completed_at"))
         .values("business_process_id", "period", "end_state")
         .annotate(n=Count("pk"))
         .order_by()
     )
     for row in ended:
-        period(row["business_process_id"], row["period"]).ended[row["end_state"]] = row["n"]
+        periods[row["business_process_id"], row["period"]].ended[row["end_state"]] += row["n"]
     tries = (
         attempts.filter(callback__completed_at__gte=start, callback__completed_at__lt=end)
-        .annotate(period=trunc("callback__completed_at", tzinfo=tz))
+        .annotate(period=trunc("callback__completed_at"))
         .values("business_process_id", "period")
         .annotate(n=Count("pk"))
         .order_by()
     )
     for row in tries:
-        period(row["business_process_id"], row["period"]).attempts = row["n"]
+        periods[row["business_process_id"], row["period"]].attempts += row["n"]
     handle_time = ExpressionWrapper(F("acw_ended_at") - F("accepted_at"), output_field=DurationField())
     handled = (
         attempts.filter(acw_ended_at__gte=start, acw_ended_at__lt=end, accepted_at__isnull=False)
-        .annotate(period=trunc("acw_ended_at", tzinfo=tz))
+        .annotate(period=trunc("acw_ended_at"))
         .values("business_process_id", "period")
         .annotate(n=Count("pk"), total=Sum(handle_time))
         .order_by()
     )
     for row in handled:
-        line = period(row["business_process_id"], row["period"])
-        line.handled_attempts, line.handle_seconds = row["n"], row["total"].total_seconds()
+        period = periods[row["business_process_id"], row["period"]]
+        period.handled_attempts += row["n"]
+        period.handle_time += row["total"]
+
+
+def summarize(
+    first: date, last: date, tz: ZoneInfo, granularity: str = DAY, business_process_ids: list[int] | None = None
+) -> list[Period]:
+    """Periods with any activity, ordered by time then business process.
+
+    The hours the pre-aggregated table covers (summary_hours) are summed from it, the rest counted from the
+    callbacks themselves; a time zone whose offset is not a whole number of hours in the range (India, Nepal,
+    Newfoundland…) cannot be made of UTC hours, and is counted from the callbacks throughout.
+    """
+    from . import summary_hours
+
+    start, end = day_range(first, last, tz)
+    business_processes = BusinessProcess.objects.all()
+    if business_process_ids:
+        business_processes = business_processes.filter(pk__in=business_process_ids)
+    periods = Periods({bp.pk: bp for bp in business_processes})
+    trunc_class = TruncHour if granularity == HOUR else TruncDay
+
+    def trunc(expression):
+        return trunc_class(expression, tzinfo=tz)
+
+    split = summary_hours.covered_until(start, end, tz)
+    with without_jit():
+        if split > start:
+            summary_hours.sum_hours(periods, start, split, trunc, business_process_ids)
+        if split < end:
+            count_directly(periods, split, end, trunc, business_process_ids)
     return sorted(periods.values(), key=lambda p: (p.start, p.business_process.code))
 
 

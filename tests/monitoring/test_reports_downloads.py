@@ -5,10 +5,12 @@ import csv
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
 from callbacks.choices import CompletionStatus, EndState
-from monitoring.reports import exports
+from monitoring.reports import csv_copy, exports
 from monitoring.reports.exports import neutralise, phone_cell
 from tests.monitoring.reports_history import PARIS_DAYS, UTC_DAYS, build_history, completed_callback, utc
 
@@ -224,13 +226,27 @@ def test_a_download_from_the_page_carries_its_filters(history, manager):
 
 
 def test_csv_streams_in_parts_from_one_query(history, manager, django_assert_num_queries, monkeypatch):
-    """Chunks of 2 callbacks: the body comes in one part per chunk, all read through one cursor (callbacks
-    joined to their attempts) — no query per row nor per chunk."""
+    """The header, then the rows in parts, all read by one query — no query per row nor per chunk. SQLite:
+    chunks of 2 callbacks, one part each, through one cursor. PostgreSQL: one COPY, parts of PART_BYTES."""
     monkeypatch.setattr(exports, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(csv_copy, "PART_BYTES", 300)
     response = manager.post(DOWNLOAD, {**UTC_DAYS, "format": "csv"})
-    with django_assert_num_queries(1):
-        parts = list(response.streaming_content)
-    assert len(parts) == 2
+    if connection.vendor == "postgresql":
+        with CaptureQueriesContext(connection) as queries:  # COPY runs beside Django's query log
+            parts = list(response.streaming_content)
+        # Only the report's time zone set for the COPY, then set back: no other query.
+        assert [query["sql"] for query in queries if "SAVEPOINT" not in query["sql"]] == [
+            "SELECT current_setting('TimeZone'), current_setting('jit'), set_config('TimeZone', 'UTC', true),"
+            " set_config('jit', 'off', true)",
+            "SELECT set_config('TimeZone', 'UTC', true), set_config('jit', 'on', true)",
+        ]
+        assert all(len(part) < 300 + 250 for part in parts[1:-1])  # a part stops at the row passing 300 bytes
+        assert len(parts) >= 3
+    else:
+        with django_assert_num_queries(1):
+            parts = list(response.streaming_content)
+        assert len(parts) == 1 + 2
+    assert parts[0].endswith(b"Attempt state\n")
     assert len(parse_csv(b"".join(parts))) == 1 + 5
 
 
@@ -248,3 +264,29 @@ def test_times_carry_their_offset_in_any_zone(history, manager, zone, created):
     rows = parse_csv(download(manager, "csv", {**UTC_DAYS, "time_zone": zone, "agent": "bob-22"}))
     assert rows[0][6] == f"Original entrance time ({zone})"
     assert rows[1][2] == "cb-reached" and rows[1][6] == created
+
+
+def test_a_download_stopped_half_way_under_asgi_closes_its_parts_in_their_thread():
+    """The client goes away after the first part: the parts' generator (its cursor, its transaction) is closed
+    at once, by the thread that made its parts, not left to the garbage collector."""
+    import asyncio
+    import threading
+
+    threads = {}
+
+    def parts():
+        threads["made"] = threading.get_ident()
+        try:
+            yield b"header"
+            yield b"rows"
+        finally:
+            threads["closed"] = threading.get_ident()
+
+    async def first_part_only():
+        stream = exports._async_parts(parts())
+        first = await anext(stream)
+        await stream.aclose()
+        return first
+
+    assert asyncio.run(first_part_only()) == b"header"
+    assert threads["closed"] == threads["made"]
