@@ -7,9 +7,9 @@ tests/security/test_access_matrix.py fails when a URL pattern has no row here.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable
 
 from django.utils import timezone
 
@@ -177,7 +177,9 @@ ROUTES = [
         writes=True,
     ),
     Route("callback-slots", "get", PAGE_MANAGE),
-    Route("callback-preferences", "post", redirected(PAGE_MONITOR), data=lambda world: {"clock_24h": "on"}, writes=True),
+    Route(
+        "callback-preferences", "post", redirected(PAGE_MONITOR), data=lambda world: {"clock_24h": "on"}, writes=True
+    ),
     Route(
         "callback-bulk-cancel-preview",
         "post",

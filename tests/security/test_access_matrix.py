@@ -17,10 +17,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from callbacks import engine
-from callbacks.models import ApiToken, BusinessProcess, CancellationSummary, Callback
+from callbacks.models import ApiToken, BusinessProcess, Callback, CancellationSummary
 from callbacks.timing import timing_version
 from monitoring.models import ReportExport
-from tests.conftest import open_all_week
 
 from .routes import CALLERS, ROUTES, Route
 
@@ -78,7 +77,9 @@ def world(make_business_process, make_user, events, tmp_path, settings) -> World
     stopped = make_business_process("PAUSED")
     engine.set_stopped(stopped.pk, True, engine.Actor("tests"))
     inactive = make_business_process("OLD", is_active=False)
-    assert events.request("cb-pending", desired_time=(timezone.now() + timedelta(hours=1)).isoformat()).status_code == 201
+    assert (
+        events.request("cb-pending", desired_time=(timezone.now() + timedelta(hours=1)).isoformat()).status_code == 201
+    )
     assert events.request("cb-done").status_code == 201
     assert events.cancel("cb-done").status_code == 201
     victim, _ = ApiToken.issue("victim")
@@ -193,7 +194,9 @@ def test_a_session_post_without_its_csrf_token_is_refused(world, make_user):
     client.force_login(make_user("supervisors"))
     before = database_state()
 
-    api = client.post(reverse("api-callback-purge", kwargs={"external_id": "cb-pending"}), content_type="application/json")
+    api = client.post(
+        reverse("api-callback-purge", kwargs={"external_id": "cb-pending"}), content_type="application/json"
+    )
     page = client.post(reverse("callback-bulk-cancel"), {"selection": "ids", "id": [str(world.pending.pk)]})
 
     assert (api.status_code, page.status_code) == (403, 403)
