@@ -3,11 +3,14 @@ request applies nothing; each token, user and address has its own count; a batch
 when Redis is gone the API goes on (the database is the source of truth)."""
 
 import logging
+import time
+from types import SimpleNamespace
 
 import pytest
 from rest_framework.test import APIClient
 
 from callbacks.api import throttling
+from callbacks.api.authentication import Integration
 from callbacks.choices import CallbackState
 from callbacks.models import ApiToken, AuditEntry, Callback, IngestedEvent
 from tests.conftest import event
@@ -129,3 +132,21 @@ def test_rates_parse():
     assert throttling.parse_rate("600/min") == (600, 60)
     assert throttling.parse_rate("50/hour") == (50, 3600)
     assert throttling.parse_rate("3/day") == (3, 86400)
+
+
+def test_the_token_rate_lets_a_burst_through_and_stops_exactly_past_it(rates, db):
+    """1,000 requests in one second from one token pass (the ingest load is 200/s), the next one does not."""
+    rates(token="1000/s", user="2/day", anon="2/day")
+    token, _ = ApiToken.issue("burst")
+    request = SimpleNamespace(user=Integration(token), META={})
+    throttle = throttling.TokenRateThrottle()
+    for _ in range(3):
+        time.sleep(1 - time.time() % 1)  # at the start of a second: the 1,001 checks take about 0.3 s
+        window = int(time.time())
+        allowed = [throttle.allow_request(request, None) for _ in range(1001)]
+        if int(time.time()) == window:
+            break
+    else:
+        pytest.skip("this machine is too busy to make 1,001 checks within one second")
+    assert allowed == [True] * 1000 + [False]
+    assert 0 < throttle.wait() <= 1
