@@ -120,3 +120,18 @@ class AnonymousRateThrottle(FixedWindowRateThrottle):
         if user is not None and user.is_authenticated:
             return None
         return self.get_ident(request)
+
+
+def document_rate_limits(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: every operation of the API may answer 429 (its callers must know)."""
+    too_many = {
+        "description": "Too many requests from this token, user or address: nothing was done; try again later.",
+        "headers": {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the next request counts."}
+        },
+    }
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("429", too_many)
+    return result

@@ -288,3 +288,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 # Counted in Redis under this prefix; when Redis is slow or gone, requests go through (see throttling.py).
 API_THROTTLE_REDIS_PREFIX = "throttle:"
+# The schema says that every operation may answer 429.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "callbacks.api.throttling.document_rate_limits",
+]

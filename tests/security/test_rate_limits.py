@@ -150,3 +150,11 @@ def test_the_token_rate_lets_a_burst_through_and_stops_exactly_past_it(rates, db
         pytest.skip("this machine is too busy to make 1,001 checks within one second")
     assert allowed == [True] * 1000 + [False]
     assert 0 < throttle.wait() <= 1
+
+
+def test_the_schema_says_every_operation_may_answer_429(db):
+    schema = APIClient().get("/api/v1/schema/", {"format": "json"}).json()
+    operations = [operation for path in schema["paths"].values() for operation in path.values()]
+    assert len(operations) >= 10
+    for operation in operations:
+        assert "Retry-After" in operation["responses"]["429"]["headers"], operation["operationId"]
