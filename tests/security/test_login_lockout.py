@@ -136,3 +136,10 @@ def test_the_admin_login_is_locked_too(make_user):
         client.post("/admin/login/", {"username": "ada", "password": "wrong"})
     response = client.post("/admin/login/", {"username": "ada", "password": PASSWORD})
     assert response.status_code == 429 and "Too many failed logins" in response.content.decode()
+
+
+@pytest.mark.parametrize("target", ["https://evil.example.com/", "//evil.example.com/", "http:\\\\evil.example.com"])
+def test_the_login_never_sends_off_site(make_user, target):
+    make_user("supervisors", "sophie")
+    response = Client().post(LOGIN, {"username": "sophie", "password": PASSWORD, "next": target})
+    assert response.status_code == 302 and response["Location"] == "/"
