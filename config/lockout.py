@@ -11,6 +11,16 @@ from django.template.response import TemplateResponse
 log = logging.getLogger(__name__)
 
 
+def client_address(request) -> str:
+    """The caller's address: the peer's, or behind TRUSTED_PROXY_COUNT proxies the one the first of them saw
+    (DRF's throttles read it the same way, with NUM_PROXIES)."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if settings.TRUSTED_PROXY_COUNT and forwarded:
+        addresses = [address.strip() for address in forwarded.split(",")]
+        return addresses[-min(settings.TRUSTED_PROXY_COUNT, len(addresses))]
+    return request.META.get("REMOTE_ADDR", "")
+
+
 def lockout_message() -> str:
     minutes = math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
     return (

@@ -258,7 +258,7 @@ CONTENT_SECURITY_POLICY = {
 
 # Login lockout (django-axes): AXES_FAILURE_LIMIT wrong passwords for one username from one address lock that
 # pair out for AXES_COOLOFF_MINUTES; a success before that forgets the failures. Each failure and lockout is kept
-# in the database (admin: Axes) and logged. The login page then says so, with status 429.
+# in the database (Django admin → Axes, for superusers) and logged. The login page then says so, with status 429.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -268,8 +268,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
-AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if TRUSTED_PROXY_COUNT else ["REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "config.lockout.client_address"  # as DRF's throttles read it (TRUSTED_PROXY_COUNT)
 
 # API rate limits (DRF throttling, callbacks/api/throttling.py), counted in Redis so that every web process
 # shares them, answering 429 with Retry-After. Per integration token: sized for the ingest load of DESIGN.md,

@@ -129,6 +129,22 @@ def test_the_address_behind_no_proxy_is_the_peers_not_x_forwarded_for(make_user)
     assert response.status_code == 429
 
 
+def test_behind_a_trusted_proxy_the_forwarded_address_is_locked(make_user, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    make_user("supervisors", "sophie")
+    proxy = Client(REMOTE_ADDR="10.0.0.1")
+
+    def log_in(password: str, forwarded: str):
+        data = {"username": "sophie", "password": password}
+        return proxy.post(LOGIN, data, HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in("wrong", "198.51.100.66, 203.0.113.7")  # the proxy appended the address it saw, last
+    assert log_in(PASSWORD, "203.0.113.7") == 429
+    assert AccessAttempt.objects.get().ip_address == "203.0.113.7"
+    assert log_in(PASSWORD, "203.0.113.8") == 302, "another client behind the same proxy"
+
+
 def test_the_admin_login_is_locked_too(make_user):
     make_user("administrators", "ada")
     client = Client(REMOTE_ADDR="10.0.0.3")
