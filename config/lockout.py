@@ -32,7 +32,7 @@ def lockout_message() -> str:
 def lockout_response(request, original_response=None, credentials=None):
     # axes's async middleware passes (request, credentials): neither argument is needed here.
     username = request.POST.get("username", "")
-    log.warning("Login locked out: username %r from %s", username, getattr(request, "axes_ip_address", "?"))
+    log.warning("Login locked out: username %r from %s", username, client_address(request))
     form = AuthenticationForm(request, initial={"username": username})
     response = TemplateResponse(
         request,
