@@ -1,9 +1,11 @@
 """Settings shared by every environment. Everything that differs between machines comes from the environment."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -37,6 +39,8 @@ THIRD_PARTY_APPS = [
     "django_filters",
     "django_tables2",
     "channels",
+    "csp",
+    "axes",
 ]
 LOCAL_APPS = [
     "callbacks",
@@ -54,6 +58,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the login page with its message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -245,3 +252,65 @@ CELERY_BEAT_SCHEDULE["heartbeat"] = {
 }
 # Load balancers probe the backends over plain HTTP: /healthz answers there instead of redirecting to HTTPS.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+
+# Security
+# ========
+# Behind this many reverse proxies the client's address is the last-but-N of X-Forwarded-For (0: none, the peer's
+# address is the client's). Login lockout and the API's per-address limit count by that address; trusting the
+# header without a proxy to set it would let anyone pick a new address for every try.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 0))
+
+# Content Security Policy (django-csp): scripts, styles and sockets from this site only; nothing inline, nothing
+# framed. 'self' also allows this host's ws:/wss: (CSP level 3), the live pages' WebSocket.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # data: for the icons inside Swagger UI's stylesheet
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Login lockout (django-axes): AXES_FAILURE_LIMIT wrong passwords for one username from one address lock that
+# pair out for AXES_COOLOFF_MINUTES; a success before that forgets the failures. Each failure and lockout is kept
+# in the database (Django admin → Axes, for superusers) and logged. The login page then says so, with status 429.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.lockout.client_address"  # as DRF's throttles read it (TRUSTED_PROXY_COUNT)
+
+# API rate limits (DRF throttling, callbacks/api/throttling.py), counted in Redis so that every web process
+# shares them, answering 429 with Retry-After. Per integration token: sized for the ingest load of DESIGN.md,
+# 200 events/s from one token as single events (an array of up to 1,000 events is one request), with room for
+# bursts. Per logged-in user for the supervisors' actions and reads; per address for anonymous calls.
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "callbacks.api.throttling.TokenRateThrottle",
+    "callbacks.api.throttling.UserRateThrottle",
+    "callbacks.api.throttling.AnonymousRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "token": os.environ.get("API_RATE_TOKEN", "1000/s"),
+    "user": os.environ.get("API_RATE_USER", "600/min"),
+    "anon": os.environ.get("API_RATE_ANON", "120/min"),
+}
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+# Counted in Redis under this prefix; when Redis is slow or gone, requests go through (see throttling.py).
+API_THROTTLE_REDIS_PREFIX = "throttle:"
+# The schema says that every operation may answer 429.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "callbacks.api.throttling.document_rate_limits",
+]

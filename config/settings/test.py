@@ -27,3 +27,8 @@ WHITENOISE_AUTOREFRESH = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     os.makedirs(BASE_DIR / ".run", exist_ok=True)  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".run" / f"test-db-{_RUN}.sqlite3")}  # noqa: F405
+
+# Security: the API's rate limits are counted under the run's own names, and set far above what any test sends
+# (tests/security sets real ones where it proves the 429); the login lockout stays as in production.
+API_THROTTLE_REDIS_PREFIX = f"{_RUN}:throttle:"
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"token": "100000/s", "user": "100000/s", "anon": "100000/s"}  # noqa: F405

@@ -94,7 +94,7 @@ def test_a_supervisor_finds_expands_and_creates(callbacks_page, callbacks):
     page.check("input[name=kind][value=scheduled]")
     tomorrow = (timezone.now() + timedelta(days=1)).date().isoformat()
     page.fill("#id_day", tomorrow)
-    page.wait_for_function("document.querySelectorAll('#id_slot option').length > 10")
+    page.wait_for_function("() => document.querySelectorAll('#id_slot option').length > 10")
     options = page.eval_on_selector_all("#id_slot option", "os => os.map(o => [o.value, o.textContent])")
     assert len(options) == 24 * 4 + 1 and options[0][0] == ""
     chosen, label = options[41]
@@ -193,7 +193,7 @@ def test_a_reschedule_sends_the_chosen_slot(callbacks_page, make_business_proces
     assert offered == ["reschedule", "send-to-queue", "cancel", "purge"]
     page.click("#cbp-row-menu [data-action=reschedule]")
     page.fill("#cbp-reschedule-day", (timezone.now() + timedelta(days=2)).date().isoformat())
-    page.wait_for_function("document.querySelectorAll('#cbp-reschedule-slot option').length > 10")
+    page.wait_for_function("() => document.querySelectorAll('#cbp-reschedule-slot option').length > 10")
     slot = page.eval_on_selector_all("#cbp-reschedule-slot option", "os => os.map(o => o.value)")[5]
     page.select_option("#cbp-reschedule-slot", slot)
     with page.expect_navigation():  # the page is drawn again after a success

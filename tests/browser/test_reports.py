@@ -68,7 +68,7 @@ def test_a_manager_filters_the_report_and_downloads_a_large_export(
     page.wait_for_url("**/reports/exports/**")
     page.wait_for_selector("#report-export[data-state='running']")
     progress = page.locator("#report-progress")
-    page.wait_for_function("document.getElementById('report-progress').value > 0")
+    page.wait_for_function("() => document.getElementById('report-progress').value > 0")
     page.wait_for_selector("#report-ready:not([hidden])", timeout=20_000)
     assert progress.evaluate("bar => bar.value") == 100
     assert "2 of 2 callbacks (100 %)" in page.locator("#report-progress-text").inner_text()
