@@ -94,6 +94,8 @@ ROUTES = [
         {"anonymous": 200, "managers": 302, "supervisors": 302, "administrators": 302, "token": 200},
     ),
     Route("logout", "post", {caller: 302 for caller in CALLERS}),
+    # Load balancers' health check: the same answer for everyone, no login. No worker beats in the tests: 503.
+    Route("healthz", "get", {caller: 503 for caller in CALLERS}),
     # The ingest API and the API's reads: tokens.
     Route(
         "api-events",
