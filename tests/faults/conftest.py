@@ -164,8 +164,8 @@ class Worker(Process):
     """A Celery worker on this run's queue: prefork with one child (so that the child executing a task can be
     killed while its parent lives) unless told otherwise."""
 
-    def __init__(self, name: str, env: dict[str, str], *, pool: str = "prefork"):
-        argv = [VENV_BIN / "celery", "-A", "config", "worker", f"--pool={pool}", "-c", "1", "-l", "info"]
+    def __init__(self, name: str, env: dict[str, str], *, pool: str = "prefork", app: str = "config"):
+        argv = [VENV_BIN / "celery", "-A", app, "worker", f"--pool={pool}", "-c", "1", "-l", "info"]
         argv += ["-n", f"{name}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle"]
         super().__init__(name, argv, env)
 

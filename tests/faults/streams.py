@@ -94,3 +94,118 @@ def check_database(stream: Stream) -> None:
     assert IngestedEvent.objects.filter(event_id__in=event_ids).count() == len(set(event_ids))
     audited = AuditEntry.objects.filter(callback_ref__in=stream.expected).count()
     assert audited == len(set(event_ids)), f"{audited} audit entries for {len(set(event_ids))} events"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The simulator's stream
+
+
+class Recorder:
+    """A simulator sender that applies each event in this process (as POST /api/v1/events/ would) and keeps the
+    ones applied, in order."""
+
+    def __init__(self):
+        from callbacks.engine import Actor
+        from callbacks.management.commands.simulate import InProcessSender
+
+        self.sender = InProcessSender(Actor("faults-generator"))
+        self.applied: list[dict] = []
+
+    def __call__(self, event: dict) -> tuple[int, dict]:
+        status, body = self.sender(event)
+        if status == 201:
+            self.applied.append(event)
+        return status, body
+
+
+def simulated_events(*, minutes: float, arrivals_per_second: float, agents: int, scale: float, seed: int) -> list[dict]:
+    """The events the simulator's customers and agents send over `minutes` of virtual time ending a minute ago,
+    applied in this process; only the applied ones are returned, in order.
+
+    No timer runs (the agents give up ringing themselves, nobody releases a recall), so replaying the list in
+    order gives the same database again: the engine decides from the events' own times. The live path is
+    switched off meanwhile (no Redis involved): this only makes the stream.
+    """
+    import random
+
+    from callbacks.management.commands.simulate import Simulator, VirtualClock
+    from callbacks.signals import business_process_changed
+
+    recorder = Recorder()
+    end = timezone.now() - timedelta(minutes=1)
+    simulator = Simulator(
+        send=recorder,
+        clock=VirtualClock(end - timedelta(minutes=minutes)),
+        rng=random.Random(seed),
+        agents=[f"agent.sim-{n}" for n in range(agents)],
+        scale=scale,
+        timer_share=0.0,
+        arrivals_per_second=arrivals_per_second,
+        out=lambda line: None,
+    )
+    live_path = business_process_changed.disconnect(dispatch_uid="monitoring.recompute")
+    try:
+        simulator.at(simulator.clock.now(), simulator.next_customer)
+        simulator.every(1, simulator.dispatch)
+        simulator.run(until=end)
+    finally:
+        if live_path:
+            from monitoring.apps import _business_process_changed
+
+            business_process_changed.connect(_business_process_changed, dispatch_uid="monitoring.recompute")
+    return recorder.applied
+
+
+CALLBACK_FIELDS = (
+    "business_process__code",
+    "phone",
+    "customer_name",
+    "desired_time",
+    "owner_agent__login_id",
+    "current_agent__login_id",
+    "state",
+    "agent_phase",
+    "end_state",
+    "attempts",
+    "was_scheduled",
+    "created",
+    "queued_at",
+    "due_at",
+    "last_attempt_at",
+    "completed_at",
+)
+ATTEMPT_FIELDS = (
+    "number",
+    "agent__login_id",
+    "offered_at",
+    "accepted_at",
+    "connected_at",
+    "answered_by",
+    "completed_at",
+    "completion_status",
+    "completed_by_timer",
+    "acw_ended_at",
+)
+
+
+def database_state() -> dict[str, dict]:
+    """Every callback by external id: its fields and its attempts, as the events left them."""
+    from callbacks.models import Attempt
+
+    state = {
+        row["external_id"]: {**row, "attempts_made": []}
+        for row in Callback.objects.values("external_id", *CALLBACK_FIELDS)
+    }
+    for attempt in Attempt.objects.order_by("number").values("callback__external_id", *ATTEMPT_FIELDS):
+        state[attempt.pop("callback__external_id")]["attempts_made"].append(attempt)
+    return state
+
+
+def forget_callbacks() -> None:
+    """Delete every callback with its attempts, audit entries and recorded event ids (the agents stay)."""
+    from callbacks.models import Attempt
+
+    AuditEntry.objects.exclude(callback_ref="").delete()
+    Attempt.objects.all().delete()
+    Callback.objects.all().delete()
+    IngestedEvent.objects.all().delete()
