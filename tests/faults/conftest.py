@@ -142,11 +142,15 @@ class RedisServer(Process):
 
 
 class Web(Process):
-    """config.asgi:application served by daphne on a free port."""
+    """config.asgi:application served by daphne (as Procfile.local does) or uvicorn on a free port."""
 
-    def __init__(self, name: str, env: dict[str, str]):
+    def __init__(self, name: str, env: dict[str, str], *, server: str = "daphne"):
         self.port = free_port()
-        argv = [VENV_BIN / "daphne", "-b", "127.0.0.1", "-p", self.port, "config.asgi:application"]
+        if server == "daphne":
+            argv = [VENV_BIN / "daphne", "-b", "127.0.0.1", "-p", self.port, "config.asgi:application"]
+        else:
+            argv = [VENV_BIN / "uvicorn", "--host", "127.0.0.1", "--port", self.port, "--lifespan", "off"]
+            argv += ["--timeout-graceful-shutdown", "10", "config.asgi:application"]
         super().__init__(name, argv, env)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -227,8 +231,8 @@ class System:
     def start_redis(self) -> None:
         self.redis.start()
 
-    def web(self, name: str = "web") -> Web:
-        web = Web(f"{name}-{os.getpid()}", self.env)
+    def web(self, name: str = "web", *, server: str = "daphne") -> Web:
+        web = Web(f"{name}-{os.getpid()}", self.env, server=server)
         self.processes.append(web)
         web.start()
         return web
@@ -315,13 +319,14 @@ class Ingest:
         self.session.headers["Authorization"] = f"Token {token}"
         self.answers: list[tuple[dict, int, dict]] = []
 
-    def post(self, event: dict, *, retry_for: float = 0) -> tuple[int, dict]:
-        """Post one event; with retry_for, retry the same event (same event_id) while the web process is down."""
+    def post(self, event: dict, *, retry_for: float = 0, timeout: float = 30) -> tuple[int, dict]:
+        """Post one event; with retry_for, post the same event (same event_id) again while no answer comes (the
+        web process is down, or went down before answering), as the platform does."""
         deadline = time.monotonic() + retry_for
         while True:
             try:
-                response = self.session.post(f"{self.web.url}/api/v1/events/", json=event, timeout=30)
-            except requests.ConnectionError:
+                response = self.session.post(f"{self.web.url}/api/v1/events/", json=event, timeout=timeout)
+            except (requests.ConnectionError, requests.Timeout):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)

@@ -55,6 +55,7 @@ def perturb(events: list[dict], rng: random.Random) -> tuple[list[tuple[str, dic
     return sending, early_callbacks
 
 
+@pytest.mark.timeout(600)  # a safety net: ~1 min alone, several on a machine shared with other test runs
 def test_replay_with_duplicates_and_out_of_order(system, monitors, make_business_process):
     make_business_process("SALES")
     make_business_process("SUPPORT", time_zone="Europe/Paris")
