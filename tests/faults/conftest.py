@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -336,21 +337,30 @@ class Ingest:
             return response.status_code, body
 
 
+def monitor_js_seconds(name: str) -> float:
+    """A timing constant of static/js/monitor.js (e.g. BACKOFF_MAX_MS), in seconds: the Python monitor waits as
+    the page does, so a test of how soon monitors come back holds for browsers too."""
+    source = (ROOT / "static" / "js" / "monitor.js").read_text()
+    return int(re.search(rf"const {name} = (\d+);", source).group(1)) / 1000
+
+
 class MonitorClient:
     """A browser's monitor as static/js/monitor.js behaves, in Python: a WebSocket to /ws/monitor/ with the
     supervisor's session cookie and the page's Origin, rows kept by code from the snapshot and the numbered
-    "rows" messages, a resync on any gap (or on a heartbeat whose seq differs), a reconnect with backoff when the
-    socket closes, and a new socket when nothing arrived for ``stale_after`` seconds.
+    "rows" messages, a resync on any gap (or on a heartbeat whose seq differs), a reconnect with the page's backoff
+    when the socket closes, and a new socket when nothing arrived for ``stale_after`` seconds (the page's 20 s
+    unless told otherwise).
 
     Runs in a thread with its own event loop. ``states`` records (monotonic time, "connected" | "reconnecting" |
     "synced") as the badge would show them.
     """
 
-    BACKOFF_FIRST = 0.25
-    BACKOFF_MAX = 2.0
+    BACKOFF_FIRST = monitor_js_seconds("BACKOFF_FIRST_MS")
+    BACKOFF_MAX = monitor_js_seconds("BACKOFF_MAX_MS")
+    STALE_AFTER = monitor_js_seconds("RECONNECT_STALE_AFTER_MS")
 
-    def __init__(self, web: Web, cookie: str, *, stale_after: float = 6.0):
-        self.web, self.cookie, self.stale_after = web, cookie, stale_after
+    def __init__(self, web: Web, cookie: str, *, stale_after: float | None = None):
+        self.web, self.cookie, self.stale_after = web, cookie, stale_after or self.STALE_AFTER
         self.rows: dict[str, dict] = {}
         self.totals: dict | None = None
         self.last_seq: int | None = None
@@ -361,7 +371,8 @@ class MonitorClient:
         self.lock = threading.Lock()
         self._stop = False
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),), daemon=True)
+        self._task: asyncio.Task | None = None
+        self._thread = threading.Thread(target=self._thread_main, daemon=True)
 
     def start(self) -> MonitorClient:
         self._thread.start()
@@ -370,7 +381,15 @@ class MonitorClient:
 
     def stop(self) -> None:
         self._stop = True
+        if self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
         self._thread.join(15)
+
+    def _thread_main(self) -> None:
+        self._task = self._loop.create_task(self._run())
+        with contextlib.suppress(asyncio.CancelledError):
+            self._loop.run_until_complete(self._task)
+        self._loop.close()
 
     def state(self, name: str) -> None:
         self.states.append((time.monotonic(), name))
