@@ -145,13 +145,13 @@ class RedisServer(Process):
 class Web(Process):
     """config.asgi:application served by daphne (as Procfile.local does) or uvicorn on a free port."""
 
-    def __init__(self, name: str, env: dict[str, str], *, server: str = "daphne"):
+    def __init__(self, name: str, env: dict[str, str], *, server: str = "daphne", app: str = "config.asgi:application"):
         self.port = free_port()
         if server == "daphne":
-            argv = [VENV_BIN / "daphne", "-b", "127.0.0.1", "-p", self.port, "config.asgi:application"]
+            argv = [VENV_BIN / "daphne", "-b", "127.0.0.1", "-p", self.port, app]
         else:
             argv = [VENV_BIN / "uvicorn", "--host", "127.0.0.1", "--port", self.port, "--lifespan", "off"]
-            argv += ["--timeout-graceful-shutdown", "10", "config.asgi:application"]
+            argv += ["--timeout-graceful-shutdown", "10", app]
         super().__init__(name, argv, env)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -232,8 +232,8 @@ class System:
     def start_redis(self) -> None:
         self.redis.start()
 
-    def web(self, name: str = "web", *, server: str = "daphne") -> Web:
-        web = Web(f"{name}-{os.getpid()}", self.env, server=server)
+    def web(self, name: str = "web", **options) -> Web:
+        web = Web(f"{name}-{os.getpid()}", self.env, **options)
         self.processes.append(web)
         web.start()
         return web
