@@ -11,7 +11,8 @@
   "use strict";
 
   const BACKOFF_FIRST_MS = 500;
-  const BACKOFF_MAX_MS = 15000;
+  // Retries every 2–4 s at most (equal jitter): back within 5 s of the server or Redis returning (issue 7).
+  const BACKOFF_MAX_MS = 4000;
   const PING_EVERY_MS = 30000; // keeps the list watched, so that it is pushed (monitoring/search_live.py)
 
   const config = JSON.parse(document.getElementById("search-config").textContent);

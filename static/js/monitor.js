@@ -12,7 +12,8 @@
   const STALE_AFTER_MS = 10000; // heartbeats come every ~2 s
   const RECONNECT_STALE_AFTER_MS = 20000; // a socket that stays silent this long is replaced
   const BACKOFF_FIRST_MS = 500;
-  const BACKOFF_MAX_MS = 15000;
+  // Retries every 2–4 s at most (equal jitter): back within 5 s of the server or Redis returning (issue 7).
+  const BACKOFF_MAX_MS = 4000;
 
   const config = JSON.parse(document.getElementById("monitor-config").textContent);
   const table = document.getElementById("monitor-table");
