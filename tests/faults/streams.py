@@ -150,9 +150,9 @@ def simulated_events(*, minutes: float, arrivals_per_second: float, agents: int,
         simulator.run(until=end)
     finally:
         if live_path:
-            from monitoring.apps import _business_process_changed
+            from monitoring.apps import _business_processes_changed
 
-            business_process_changed.connect(_business_process_changed, dispatch_uid="monitoring.recompute")
+            business_process_changed.connect(_business_processes_changed, dispatch_uid="monitoring.recompute")
     return recorder.applied
 
 
