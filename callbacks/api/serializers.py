@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from ..choices import AnsweredBy, CompletionStatus
+from ..choices import AnsweredBy, CompletionStatus, EndState
 from ..models import Attempt, BusinessProcess, Callback
 from ..phones import InvalidPhoneNumber, normalize_phone
 
@@ -123,7 +123,10 @@ EVENT_SERIALIZERS: dict[str, type[EventSerializer]] = {
 
 
 class AttemptSerializer(serializers.ModelSerializer):
-    agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True)
+    # Declared rather than derived: read-only model fields lose null / blank, and the schema must say "" and null.
+    agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True, allow_null=True)
+    answered_by = serializers.ChoiceField(choices=AnsweredBy.choices, allow_blank=True, read_only=True)
+    completion_status = serializers.ChoiceField(choices=CompletionStatus.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Attempt
@@ -146,8 +149,9 @@ class CallbackSerializer(serializers.ModelSerializer):
     business_process = serializers.SlugRelatedField(slug_field="code", read_only=True)
     location = serializers.CharField()
     interaction_state = serializers.CharField(source="agent_phase")
-    owner_agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True)
-    current_agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True)
+    end_state = serializers.ChoiceField(choices=EndState.choices, allow_blank=True, read_only=True)
+    owner_agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True, allow_null=True)
+    current_agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True, allow_null=True)
     attempts_before_failure = serializers.IntegerField(source="business_process.attempts_before_failure")
     attempt_history = AttemptSerializer(source="attempt_set", many=True, read_only=True)
 
@@ -177,7 +181,8 @@ class CallbackSerializer(serializers.ModelSerializer):
 
 
 class EventResultSerializer(serializers.Serializer):
-    event_id = serializers.CharField()
+    # A rejected event's id is echoed as sent, whatever its JSON type; absent when the event was not an object.
+    event_id = serializers.JSONField(required=False, help_text="The event's event_id, as sent.")
     result = serializers.ChoiceField(choices=["applied", "duplicate", "rejected"])
     error = serializers.JSONField(required=False)
     callback = CallbackSerializer(required=False)
