@@ -37,6 +37,18 @@ class PhoneField(serializers.CharField):
             raise serializers.ValidationError(str(error)) from None
 
 
+class LookupField(serializers.SlugRelatedField):
+    """An object named by a text field: text holding NUL, which PostgreSQL cannot even compare, is a field error
+    (as for a CharField) instead of a database error."""
+
+    default_error_messages = {"null_characters": "Null characters are not allowed."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("null_characters")
+        return super().to_internal_value(data)
+
+
 class EventSerializer(serializers.Serializer):
     """Fields every event carries."""
 
@@ -54,7 +66,7 @@ class EventSerializer(serializers.Serializer):
 class ExistingCallbackEventSerializer(EventSerializer):
     """An event about a callback that must already exist (validated to its primary key)."""
 
-    callback = serializers.SlugRelatedField(
+    callback = LookupField(
         slug_field="external_id",
         queryset=Callback.objects.only("pk", "external_id"),
         help_text="The callback's external id.",
@@ -67,7 +79,7 @@ class AgentEventSerializer(ExistingCallbackEventSerializer):
 
 
 class CallbackRequestedSerializer(EventSerializer):
-    business_process = serializers.SlugRelatedField(
+    business_process = LookupField(
         slug_field="code",
         queryset=BusinessProcess.objects.filter(is_active=True),
         error_messages={"does_not_exist": "No business process with code “{value}”."},
