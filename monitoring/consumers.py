@@ -28,6 +28,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             frame = json.loads(text_data)
         except ValueError:
             return await self._error("Not JSON.")
+        except RecursionError:  # "[[[[…]]]]" nested deeper than the parser goes: it would close the socket
+            return await self._error("Frame nested too deeply.")
         kind = frame.get("type") if isinstance(frame, dict) else None
         if kind == "resync":
             await self.resync()
