@@ -137,4 +137,6 @@ class CallbackSearchConsumer(LiveConsumer):
 
 @database_sync_to_async
 def _active_business_process(code: str) -> BusinessProcess | None:
+    if "\x00" in code:  # PostgreSQL text cannot hold NUL: no business process has such a code
+        return None
     return BusinessProcess.objects.filter(code=code, is_active=True).first()
