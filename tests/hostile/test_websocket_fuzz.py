@@ -156,3 +156,14 @@ def test_a_flood_neither_holds_up_other_clients_nor_piles_up_memory(supervisor_h
     # 50 MB went through; the consumer keeps none of it (the test's own bookkeeping is well under a megabyte).
     assert growth < 2 * MB, f"memory grew by {growth / MB:.1f} MB"
     print(f"flood: {frames} frames, growth {growth / 1024:.0f} KiB, peak {peak / MB:.1f} MB")
+
+
+@pytest.mark.parametrize("code", ["NOPE", "a\x00b", "%", "'; --", "x" * 10_000, "📞"])
+def test_a_hostile_business_process_code_in_the_socket_path_is_closed_as_not_found(supervisor_headers, code):
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application, f"/ws/business-processes/{code}/callbacks/", headers=supervisor_headers
+        )
+        assert await communicator.connect() == (False, 4404)
+
+    run(scenario)
