@@ -574,7 +574,10 @@ class EngineMachine(RuleBasedStateMachine):
 def test_random_sequences_keep_the_rules_and_the_monitor_true(db):
     run_state_machine_as_test(
         EngineMachine,
+        # Derandomized: CI runs the same sequences every time (never failing by chance); a bug found by a longer
+        # random run (drop derandomize, raise max_examples) is then pinned here by the example hypothesis prints.
         settings=settings(
+            derandomize=True,
             max_examples=30,
             stateful_step_count=60,
             deadline=None,

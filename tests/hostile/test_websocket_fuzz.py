@@ -93,7 +93,7 @@ client_frames = st.one_of(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(derandomize=True, max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(frames=st.lists(client_frames, min_size=1, max_size=20))
 def test_random_frames_are_answered_one_for_one(supervisor_headers, frames):
     async def scenario():
