@@ -571,6 +571,7 @@ class EngineMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # ~10 s on an idle machine; generous for a loaded CI runner
 def test_random_sequences_keep_the_rules_and_the_monitor_true(db):
     run_state_machine_as_test(
         EngineMachine,

@@ -54,6 +54,8 @@ def credentials(make_user):
     }
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # ~10 s on an idle machine; generous for a loaded CI runner
 @schema.parametrize()
 @settings(derandomize=True, max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_answers_as_its_schema_says(case, credentials):
