@@ -28,6 +28,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             frame = json.loads(text_data)
         except ValueError:
             return await self._error("Not JSON.")
+        except RecursionError:  # "[[[[…]]]]" nested deeper than the parser goes: it would close the socket
+            return await self._error("Frame nested too deeply.")
         kind = frame.get("type") if isinstance(frame, dict) else None
         if kind == "resync":
             await self.resync()
@@ -135,4 +137,6 @@ class CallbackSearchConsumer(LiveConsumer):
 
 @database_sync_to_async
 def _active_business_process(code: str) -> BusinessProcess | None:
+    if "\x00" in code:  # PostgreSQL text cannot hold NUL: no business process has such a code
+        return None
     return BusinessProcess.objects.filter(code=code, is_active=True).first()

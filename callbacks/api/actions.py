@@ -132,6 +132,7 @@ def _action_schema(operation: str, summary: str, request, done: str, refused: st
             403: OpenApiResponse(description="Not allowed (managers, API tokens, or a session POST without CSRF)"),
             404: OpenApiResponse(description="No callback has this external id"),
             409: OpenApiResponse(ActionRefusalSerializer, description=refused),
+            415: OpenApiResponse(description="A body neither JSON nor a form (or a malformed multipart form)"),
         },
         "tags": ["callback actions"],
         **extra,

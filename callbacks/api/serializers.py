@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from ..choices import AnsweredBy, CompletionStatus
+from ..choices import AnsweredBy, CompletionStatus, EndState
 from ..models import Attempt, BusinessProcess, Callback
 from ..phones import InvalidPhoneNumber, normalize_phone
 
@@ -37,11 +37,18 @@ class PhoneField(serializers.CharField):
             raise serializers.ValidationError(str(error)) from None
 
 
-class KnownSlugRelatedField(serializers.SlugRelatedField):
-    """Looks in the serializer's context first (``known[field name]``: slug → object), so that the events of an
-    array resolve their references in one query rather than one each."""
+class LookupField(serializers.SlugRelatedField):
+    """An object named by a text field.
+
+    Text holding NUL, which PostgreSQL cannot even compare, is a field error (as for a CharField) instead of a
+    database error. The serializer's context is looked in first (``known[field name]``: slug → object), so that
+    the events of an array resolve their references in one query rather than one each."""
+
+    default_error_messages = {"null_characters": "Null characters are not allowed."}
 
     def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("null_characters")
         known = self.context.get("known", {}).get(self.field_name)
         if known is not None and isinstance(data, str) and data in known:
             return known[data]
@@ -65,7 +72,7 @@ class EventSerializer(serializers.Serializer):
 class ExistingCallbackEventSerializer(EventSerializer):
     """An event about a callback that must already exist (validated to its primary key)."""
 
-    callback = KnownSlugRelatedField(
+    callback = LookupField(
         slug_field="external_id",
         queryset=Callback.objects.only("pk", "external_id"),
         help_text="The callback's external id.",
@@ -78,7 +85,7 @@ class AgentEventSerializer(ExistingCallbackEventSerializer):
 
 
 class CallbackRequestedSerializer(EventSerializer):
-    business_process = KnownSlugRelatedField(
+    business_process = LookupField(
         slug_field="code",
         queryset=BusinessProcess.objects.filter(is_active=True),
         error_messages={"does_not_exist": "No business process with code “{value}”."},
@@ -134,7 +141,10 @@ EVENT_SERIALIZERS: dict[str, type[EventSerializer]] = {
 
 
 class AttemptSerializer(serializers.ModelSerializer):
-    agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True)
+    # Declared rather than derived: read-only model fields lose null / blank, and the schema must say "" and null.
+    agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True, allow_null=True)
+    answered_by = serializers.ChoiceField(choices=AnsweredBy.choices, allow_blank=True, read_only=True)
+    completion_status = serializers.ChoiceField(choices=CompletionStatus.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Attempt
@@ -157,8 +167,9 @@ class CallbackSerializer(serializers.ModelSerializer):
     business_process = serializers.SlugRelatedField(slug_field="code", read_only=True)
     location = serializers.CharField()
     interaction_state = serializers.CharField(source="agent_phase")
-    owner_agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True)
-    current_agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True)
+    end_state = serializers.ChoiceField(choices=EndState.choices, allow_blank=True, read_only=True)
+    owner_agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True, allow_null=True)
+    current_agent = serializers.SlugRelatedField(slug_field="login_id", read_only=True, allow_null=True)
     attempts_before_failure = serializers.IntegerField(source="business_process.attempts_before_failure")
     attempt_history = AttemptSerializer(source="attempt_set", many=True, read_only=True)
 
@@ -188,7 +199,8 @@ class CallbackSerializer(serializers.ModelSerializer):
 
 
 class EventResultSerializer(serializers.Serializer):
-    event_id = serializers.CharField()
+    # A rejected event's id is echoed as sent, whatever its JSON type; absent when the event was not an object.
+    event_id = serializers.JSONField(required=False, help_text="The event's event_id, as sent.")
     result = serializers.ChoiceField(choices=["applied", "duplicate", "rejected"])
     error = serializers.JSONField(required=False)
     callback = CallbackSerializer(required=False)

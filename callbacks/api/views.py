@@ -32,10 +32,18 @@ class EventsView(APIView):
         request=EVENT_REQUEST,
         responses={
             201: EventResultSerializer,
-            200: OpenApiResponse(BatchResultSerializer, description="Duplicate event, or the results of an array"),
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="DuplicateOrBatchResult",
+                    serializers=[EventResultSerializer, BatchResultSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="Duplicate event (the first answer again), or the results of an array",
+            ),
             400: OpenApiResponse(description="Invalid fields, body not JSON, or more than 1,000 events"),
             401: OpenApiResponse(description="No or invalid token"),
             409: OpenApiResponse(EventResultSerializer, description="The event does not fit the callback's state"),
+            415: OpenApiResponse(description="A body that is not JSON (Content-Type other than application/json)"),
         },
         examples=[
             OpenApiExample(
@@ -83,3 +91,15 @@ class CallbackDetailView(generics.RetrieveAPIView):
     queryset = Callback.objects.select_related("business_process", "owner_agent", "current_agent").prefetch_related(
         "attempt_set__agent"
     )
+
+    @extend_schema(
+        operation_id="retrieve_callback",
+        summary="A callback with its attempts",
+        responses={
+            200: CallbackSerializer,
+            401: OpenApiResponse(description="No or invalid token"),
+            404: OpenApiResponse(description="No callback has this external id"),
+        },
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -8,7 +8,7 @@ from ..columns import ACTIVE, OFF_SCHEDULE, STOPPED
 class MonitorRowSerializer(serializers.Serializer):
     """One business process's monitor columns (seed 001), as numbers; null where there is nothing to divide by."""
 
-    code = serializers.CharField(help_text="The business process's code (empty on the totals row).")
+    code = serializers.CharField(allow_null=True, help_text="The business process's code (null on the totals row).")
     name = serializers.CharField()
     status = serializers.ChoiceField(
         choices=[ACTIVE, OFF_SCHEDULE, STOPPED],
