@@ -77,7 +77,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -171,31 +171,29 @@ def request_callback(
     """A customer asks to be called back (phone already normalized to E.164)."""
     if desired_time is not None:
         _check_in_window(business_process, desired_time, "desired_time")
-    if Callback.objects.filter(external_id=external_id).exists():
-        raise TransitionRefused(f"Callback {external_id} already exists.")
-    with transaction.atomic():
-        callback = Callback(
-            external_id=external_id,
-            business_process=business_process,
-            phone=phone,
-            customer_name=customer_name,
-            desired_time=desired_time,
-            owner_agent=owner_agent,
-            was_scheduled=desired_time is not None and desired_time > at,
-            created=at,
-        )
-        if callback.was_scheduled:
-            _make_pending(callback, until=desired_time)
-        else:
-            _make_pending(callback, until=at)
-            if is_dispatchable(business_process, at):
-                _put_in_queue(callback, at)
-        try:
-            with transaction.atomic():
-                callback.save(force_insert=True)
-        except IntegrityError:
-            raise TransitionRefused(f"Callback {external_id} already exists.") from None
-        _audit(AuditAction.CALLBACK_REQUESTED, actor, callback, changes=_diff({}, _snapshot(callback)), note=note)
+    callback = Callback(
+        external_id=external_id,
+        business_process=business_process,
+        phone=phone,
+        customer_name=customer_name,
+        desired_time=desired_time,
+        owner_agent=owner_agent,
+        was_scheduled=desired_time is not None and desired_time > at,
+        created=at,
+    )
+    if callback.was_scheduled:
+        _make_pending(callback, until=desired_time)
+    else:
+        _make_pending(callback, until=at)
+        if is_dispatchable(business_process, at):
+            _put_in_queue(callback, at)
+    try:
+        with transaction.atomic():
+            callback.save(force_insert=True)
+            _audit(AuditAction.CALLBACK_REQUESTED, actor, callback, changes=_diff({}, _snapshot(callback)), note=note)
+    except IntegrityError:
+        # The unique external id: asking first would cost every request a query for a case that is rare.
+        raise TransitionRefused(f"Callback {external_id} already exists.") from None
     return callback
 
 
@@ -830,29 +828,45 @@ def _json(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-# The business processes changed inside an ``announcing_once`` block, announced when the block ends.
-_changed_in_block: ContextVar[set[int] | None] = ContextVar("changed_in_block", default=None)
+@dataclass
+class Batch:
+    """What the transitions of a ``batch`` block leave to its end: the business processes to announce, and the audit
+    entries to write."""
+
+    changed: set[int] = field(default_factory=set)
+    audit_entries: list[AuditEntry] = field(default_factory=list)
+
+    def mark(self) -> int:
+        return len(self.audit_entries)
+
+    def forget_since(self, mark: int) -> None:
+        """The transitions since ``mark`` were rolled back (a savepoint): their audit entries go with them."""
+        del self.audit_entries[mark:]
+
+
+_current_batch: ContextVar[Batch | None] = ContextVar("current_batch", default=None)
 
 
 @contextmanager
-def announcing_once() -> Iterator[None]:
-    """Within the block (inside a transaction), each business process changed is announced once, on commit,
-    however many changes it saw: an array of events costs one monitor request per business process."""
-    changed: set[int] = set()
-    token = _changed_in_block.set(changed)
+def batch() -> Iterator[Batch]:
+    """Many transitions in one transaction (an array of ingest events): their audit entries are written in one insert
+    when the block ends, and each business process changed is announced once, on commit, however many changes it
+    saw. Whoever rolls a transition back to a savepoint inside the block calls ``forget_since``."""
+    current = Batch()
+    token = _current_batch.set(current)
     try:
-        yield
+        yield current
     finally:
-        _changed_in_block.reset(token)
-    if changed:
-        _announce_on_commit(sorted(changed))
+        _current_batch.reset(token)
+    AuditEntry.objects.bulk_create(current.audit_entries)
+    if current.changed:
+        _announce_on_commit(sorted(current.changed))
 
 
 def _notify(business_process_id: int) -> None:
     """After the commit, tell whoever watches (the live monitor) that this business process changed."""
-    changed = _changed_in_block.get()
-    if changed is not None:
-        changed.add(business_process_id)
+    if (current := _current_batch.get()) is not None:
+        current.changed.add(business_process_id)
     else:
         _announce_on_commit([business_process_id])
 
@@ -867,7 +881,7 @@ def _audit(action: str, actor: Actor, callback: Callback, before: dict | None = 
     if changes is None:
         changes = _diff(before or {}, _snapshot(callback)) if before is not None else {}
     _notify(callback.business_process_id)
-    AuditEntry.objects.create(
+    entry = AuditEntry(
         at=timezone.now(),
         user=actor.user,
         actor=actor.label,
@@ -878,6 +892,10 @@ def _audit(action: str, actor: Actor, callback: Callback, before: dict | None = 
         changes=changes,
         note=note,
     )
+    if (current := _current_batch.get()) is not None:
+        current.audit_entries.append(entry)  # the audit is each transition's last write: see ``batch``
+    else:
+        entry.save(force_insert=True)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ One event (``ingest``) runs in a transaction of its own. An array (``ingest_many
 transactions of up to ``CHUNK`` events, each event in a savepoint of its own: a refused event changes nothing and
 the others apply, as if each had its own transaction, while the array costs far fewer queries and commits —
 known event ids, agents, callbacks and business processes are looked up once per chunk, the event ids are
-recorded in one insert, and each business process changed is announced once per chunk.
+recorded in one insert, and so are the audit entries, and each business process changed is announced once per
+chunk.
 """
 
 import contextlib
@@ -172,9 +173,9 @@ def ingest_many(items: list, actor: engine.Actor) -> list[dict]:
 def _ingest_chunk(items: list, actor: engine.Actor) -> list[dict]:
     known = Known.for_events(items)
     results, applied = [], []
-    with transaction.atomic(), engine.announcing_once():
+    with transaction.atomic(), engine.batch() as batch:
         for data in items:
-            outcome, record = _ingest_known(data, actor, known)
+            outcome, record = _ingest_known(data, actor, known, batch)
             results.append(outcome.result)
             if record is not None:
                 applied.append(record)
@@ -182,7 +183,9 @@ def _ingest_chunk(items: list, actor: engine.Actor) -> list[dict]:
     return results
 
 
-def _ingest_known(data: object, actor: engine.Actor, known: Known) -> tuple[Outcome, IngestedEvent | None]:
+def _ingest_known(
+    data: object, actor: engine.Actor, known: Known, batch: engine.Batch
+) -> tuple[Outcome, IngestedEvent | None]:
     """``ingest`` for one event of a chunk: the same checks and answers, against what the chunk knows. An applied
     event comes with its record, for the chunk to insert with the others."""
     if not isinstance(data, dict):
@@ -196,6 +199,7 @@ def _ingest_known(data: object, actor: engine.Actor, known: Known) -> tuple[Outc
     if event_id in known.answers:
         return _duplicate(known.answers[event_id]), None
     known.agents.created.clear()
+    mark = batch.mark()
     # The engine's transition is a savepoint of its own; an event that creates an agent needs one around both.
     names_new_agent = any(login_id not in known.agents.by_login_id for login_id in _strings(event, *AGENT_FIELDS))
     try:
@@ -203,9 +207,11 @@ def _ingest_known(data: object, actor: engine.Actor, known: Known) -> tuple[Outc
             callback = _apply(event, actor, known.agents)
     except engine.TransitionRefused as refusal:
         known.agents.forget_created()
+        batch.forget_since(mark)
         return Outcome(409, {"event_id": event_id, "result": "rejected", "error": str(refusal)}), None
     except DjangoValidationError as error:
         known.agents.forget_created()
+        batch.forget_since(mark)
         detail = serializers.as_serializer_error(error)
         return Outcome(400, {"event_id": event_id, "result": "rejected", "error": detail}), None
     known.callbacks.setdefault(callback.external_id, callback)

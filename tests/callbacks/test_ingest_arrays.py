@@ -54,6 +54,8 @@ def test_a_chunk_looks_up_event_ids_agents_and_business_processes_once(events, b
     assert selects_from(queries, "callbacks_businessprocess") == 1, "business processes: once, in the chunk of requests"
     inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "callbacks_ingestedevent"')]
     assert len(inserts) == chunks, "event ids recorded in one insert per chunk"
+    audits = [q for q in queries if q["sql"].startswith('INSERT INTO "callbacks_auditentry"')]
+    assert len(audits) == chunks, "audit entries written in one insert per chunk"
     assert Callback.objects.filter(end_state="reached").count() == 20
     assert IngestedEvent.objects.count() == 120 and AuditEntry.objects.count() == 120
 
@@ -86,6 +88,24 @@ def test_an_agent_first_named_by_a_refused_event_is_created_by_the_next_one_that
     agent = Agent.objects.get(login_id="new-agent")
     assert Attempt.objects.get().agent == agent
     assert selects_from(queries, "callbacks_ingestedevent") == 1, "applied in one chunk, not one event at a time"
+
+
+def test_a_callback_requested_twice_in_one_array_is_refused_the_second_time(events, business_process):
+    results = events.post([requested("cb-1"), requested("cb-1"), requested("cb-2")]).json()["results"]
+
+    assert [r["result"] for r in results] == ["applied", "rejected", "applied"]
+    assert results[1]["error"] == "Callback cb-1 already exists."
+    assert Callback.objects.count() == 2
+    assert list(AuditEntry.objects.order_by("pk").values_list("callback_ref", flat=True)) == ["cb-1", "cb-2"]
+
+
+def test_a_callback_requested_again_alone_is_a_409_and_changes_nothing(events, business_process):
+    assert events.post(requested("cb-1")).status_code == 201
+
+    again = events.post(requested("cb-1"))
+
+    assert again.status_code == 409 and again.json()["error"] == "Callback cb-1 already exists."
+    assert Callback.objects.count() == 1 and AuditEntry.objects.count() == 1 and IngestedEvent.objects.count() == 1
 
 
 def test_an_event_twice_in_one_array_is_applied_once(events, business_process):
