@@ -122,7 +122,7 @@ def reconcile(first: date, last: date, tz: ZoneInfo, agent_ids: list[int] | None
     with without_jit():
         if use_table:
             offers = offers.filter(agent_hours.not_settled_before(coverage))
-            handles = handles.filter(agent_hours.not_settled_before(coverage))
+            handles = handles.filter(acw_ended_at__gte=coverage)  # a handled attempt settles when its ACW ends
             for row in settled_rows(start, end, tz, agent_ids):
                 agent_id, day, handled_day, n = row["agent_id"], row["day"], row["handled_day"], row["n"]
                 if first <= day <= last:
