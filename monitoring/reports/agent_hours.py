@@ -6,8 +6,9 @@ change while its callback is open: declined, then completed by another agent or 
 After Call Work ends, maybe after midnight. So only offers whose reason can no longer change are in the table:
 
 - accepted, After Call Work ended (handled; its day and its offer's day are fixed): settled at the ACW's end;
-- not accepted, callback completed (completed by another agent, or cancelled / declined): settled when the
-  callback ended.
+- not accepted, callback completed (completed by another agent, or cancelled / declined) and no After Call Work
+  of its attempts still running (an agent may amend the timer's No Answer until then, and so reopen the
+  callback): settled when the callback ended, or when the last ACW ended if later.
 
 Everything else (still in progress, callback still open, or settled since the coverage) is classified directly
 by the report, so the two parts never overlap and a report is exactly the one counted directly.
@@ -28,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, CharField, Count, Exists, Min, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -57,21 +58,23 @@ def handled_by_another() -> Exists:
     )
 
 
-def settled_before(moment: datetime) -> Q:
-    """The offers whose reason can no longer change and that settled before ``moment``: those in the table."""
-    return Q(accepted_at__isnull=False, acw_ended_at__lt=moment) | Q(
-        accepted_at__isnull=True, callback__state=CallbackState.COMPLETED, callback__completed_at__lt=moment
-    )
+def wrap_up_running(since: datetime | None = None) -> Exists:
+    """An accepted attempt of the offer's callback whose After Call Work has not ended (or ended at ``since`` or
+    after, i.e. was still running then)."""
+    running = Q(acw_ended_at__isnull=True) | Q(acw_ended_at__gte=since) if since else Q(acw_ended_at__isnull=True)
+    return Exists(Attempt.objects.filter(running, callback=OuterRef("callback"), accepted_at__isnull=False))
 
 
 def not_settled_before(moment: datetime) -> Q:
-    """The complement of ``settled_before`` among offers, written so that PostgreSQL finds them by index (the
-    partial index attempt_offered_unsettled and attempt_acw_ended) rather than reading every offer."""
+    """The offers not in the table with coverage ``moment``: those not settled before it. Settled before it are
+    the accepted ones whose ACW ended before it, and the others whose callback ended before it with no ACW
+    running then. Written so that PostgreSQL finds them by index (the partial index attempt_offered_unsettled
+    and attempt_acw_ended) rather than reading every offer."""
     may_change = Q(accepted_at__isnull=True) | Q(acw_ended_at__isnull=True) | Q(acw_ended_at__gte=moment)
-    callback_ended_before = Q(
+    callback_settled = Q(
         accepted_at__isnull=True, callback__state=CallbackState.COMPLETED, callback__completed_at__lt=moment
-    )
-    return may_change & ~callback_ended_before
+    ) & ~wrap_up_running(since=moment)
+    return may_change & ~callback_settled
 
 
 def rebuild(start: datetime, end: datetime) -> int:
@@ -85,15 +88,22 @@ def rebuild(start: datetime, end: datetime) -> int:
         .annotate(n=Count("pk"))
         .order_by()
     )
+    # settled when the callback ended, or when the last ACW of its attempts ended if later
+    last_wrap_up = Attempt.objects.filter(callback=OuterRef("callback"), accepted_at__isnull=False).order_by(
+        "-acw_ended_at"
+    )
     not_accepted = (
-        offers.filter(
-            accepted_at__isnull=True,
-            callback__state=CallbackState.COMPLETED,
-            callback__completed_at__gte=start,
-            callback__completed_at__lt=end,
-        )
+        offers.filter(accepted_at__isnull=True, callback__state=CallbackState.COMPLETED)
+        .exclude(wrap_up_running())
+        .annotate(last_acw=Subquery(last_wrap_up.values("acw_ended_at")[:1]))
         .annotate(
-            hour=utc_hour("callback__completed_at"),
+            settled_at=Case(
+                When(last_acw__gt=F("callback__completed_at"), then=F("last_acw")), default=F("callback__completed_at")
+            )
+        )
+        .filter(settled_at__gte=start, settled_at__lt=end)
+        .annotate(
+            hour=utc_hour("settled_at"),
             offered_hour=utc_hour("offered_at"),
             reason=Case(
                 When(handled_by_another(), then=Value("other_agent")),

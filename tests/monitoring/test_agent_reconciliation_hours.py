@@ -111,6 +111,36 @@ def test_an_offer_settled_long_after_it_was_made_is_counted_once(make_business_p
     assert AgentHour.objects.filter(agent=ann, reason=OTHER_AGENT).get().offered_hour == T0
 
 
+def test_a_decline_settles_only_once_no_after_call_work_of_its_callback_runs(make_business_process):
+    """Bob's attempt ended in the timer's No Answer and failed the callback, but Bob may amend it (and reopen the
+    callback) until his After Call Work ends: Ann's decline settles then, not when the callback ended."""
+    bp = make_business_process("SALES")
+    ann, bob = Agent.objects.create(login_id="ann"), Agent.objects.create(login_id="bob")
+    failed_at = T0 + timedelta(minutes=10)
+    callback = Callback.objects.create(
+        external_id="failed", business_process=bp, phone="+33142685300", created=T0,
+        state=CallbackState.COMPLETED, end_state=EndState.FAILED, completed_at=failed_at,
+    )  # fmt: skip
+    Attempt.objects.create(callback=callback, business_process=bp, number=1, agent=ann, offered_at=T0)
+    bobs = Attempt.objects.create(
+        callback=callback, business_process=bp, number=2, agent=bob, offered_at=T0, accepted_at=T0,
+        completed_at=failed_at, completion_status=CompletionStatus.NO_ANSWER, completed_by_timer=True,
+    )  # fmt: skip
+
+    agent_hours.refresh(now=T0 + timedelta(hours=3))
+    assert not AgentHour.objects.filter(agent=ann).exists()  # still counted directly
+    (line,) = [line for line in reconcile(DAY, DAY, UTC) if line.agent == ann]
+    assert (line.interactions, line.reasons[OTHER_AGENT]) == (1, 1)
+
+    bobs.acw_ended_at = T0 + timedelta(hours=3, minutes=30)
+    bobs.save()
+    agent_hours.refresh(now=T0 + timedelta(hours=4, minutes=1))
+    assert AgentHour.objects.get(agent=ann).hour == T0 + timedelta(hours=3)  # when Bob's wrap-up ended
+    (line,) = [line for line in reconcile(DAY, DAY, UTC) if line.agent == ann]
+    assert (line.interactions, line.reasons[OTHER_AGENT]) == (1, 1)
+    assert as_tuples(reconcile(DAY, DAY, UTC)) == as_tuples(directly(DAY, DAY, UTC))
+
+
 def test_refreshing_twice_gives_the_same_rows_and_the_beat_task_refreshes(make_business_process):
     _random_history(random.Random(7), make_business_process("SALES"), timezone.now() - timedelta(days=5), 40)
     refresh_agent_hours()  # the beat's task: everything there is, the first time
