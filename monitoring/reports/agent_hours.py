@@ -19,8 +19,9 @@ by the report, so the two parts never overlap and a report is exactly the one co
   coverage row is locked), it gives the same rows.
 - Rows keep the UTC hours of the offer and of the ACW's end: they make up the days of any zone whose offset is
   a whole number of hours over the report's range (DST included); for the others the report counts directly.
-- Late events: a callback reopened, or an event reported late, more than SUMMARY_RECOMPUTE_HOURS after the
-  offer settled, is only seen once those hours are rewritten (``rebuild``).
+- Late events: an event reported late, stamped more than SUMMARY_RECOMPUTE_HOURS before the refresh that sees
+  it, is only seen once those hours are rewritten (``rebuild``).
+- Callbacks deleted by retention stay in their rows: the counts keep them, the drill-downs no longer list them.
 """
 
 from __future__ import annotations
