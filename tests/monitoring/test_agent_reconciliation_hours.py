@@ -205,3 +205,13 @@ def test_summed_from_the_table_is_the_report_classified_directly(make_business_p
                 assert summed and all(line.reconciles for line in summed)
                 assert as_tuples(summed) == as_tuples(directly(*days, tz)), (now, tz, days)
     assert AgentHour.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner settings")
+def test_hash_joins_are_set_back_after_the_report(make_business_process):
+    _random_history(random.Random(5), make_business_process("SALES"), T0, 20)
+    agent_hours.refresh(now=T0 + timedelta(days=1))
+    assert reconcile(DAY, DAY + timedelta(days=1), UTC)
+    with connection.cursor() as cursor:  # the test's transaction is still open: SET LOCAL would still show
+        cursor.execute("SELECT current_setting('enable_hashjoin'), current_setting('jit')")
+        assert cursor.fetchone() == ("on", "on")
