@@ -93,3 +93,37 @@ class SummaryCoverage(models.Model):
 
     def __str__(self) -> str:
         return f"complete until {self.complete_until:%Y-%m-%d %H:00} UTC"
+
+
+class AgentHour(models.Model):
+    """Settled offers of the agent reconciliation report (monitoring.reports.agent_hours), counted per agent, per
+    UTC hour they settled in, per UTC hour they were offered in (and, when handled, the hour their After Call Work
+    ended) and per reason, so that a month of the report sums these rows rather than classifying every attempt.
+    Only attempts whose reason can no longer change are here; rewritten whole for a range of hours, never
+    incremented."""
+
+    agent = models.ForeignKey("callbacks.Agent", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField(help_text="The UTC hour the offer settled in: its ACW ended, or its callback ended.")
+    offered_hour = models.DateTimeField(help_text="The UTC hour the agent was offered the callback.")
+    handled_hour = models.DateTimeField(null=True, help_text="The UTC hour its After Call Work ended, if handled.")
+    reason = models.CharField(max_length=20, help_text="handled, other_agent or cancelled.")
+    attempts = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["hour"], name="agent_hour_settled"),
+            models.Index(fields=["offered_hour"], name="agent_hour_offered"),
+            models.Index(fields=["handled_hour"], name="agent_hour_handled"),
+        ]
+
+    def __str__(self) -> str:
+        return f"agent {self.agent_id} offered {self.offered_hour:%Y-%m-%d %H:00} UTC: {self.attempts} {self.reason}"
+
+
+class AgentHourCoverage(models.Model):
+    """One row: AgentHour holds every offer settled before ``complete_until``; the others are counted directly."""
+
+    complete_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"complete until {self.complete_until:%Y-%m-%d %H:00} UTC"

@@ -73,3 +73,11 @@ def _record_beat_tick(**kwargs) -> None:
         health.record_beat_tick()
     except Exception:  # noqa: BLE001 — Redis down: the task cannot be sent either; /healthz says so
         log.warning("Could not record beat's tick", exc_info=True)
+
+
+@shared_task(ignore_result=True)
+def refresh_agent_hours() -> int:
+    """Beat, every SUMMARY_REFRESH_SECONDS: rewrite the agent reconciliation's recently settled offers (AgentHour)."""
+    from .reports import agent_hours
+
+    return agent_hours.refresh()

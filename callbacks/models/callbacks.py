@@ -116,6 +116,12 @@ class Attempt(models.Model):
             models.Index(fields=["acw_ended_at"], name="attempt_acw_ended"),
             models.Index(fields=["business_process", "acw_ended_at"], name="attempt_bp_acw_ended"),
             models.Index(fields=["agent", "offered_at"], name="attempt_agent_offered"),
+            # The agent reconciliation counts these offers directly (their reason may still change): few rows.
+            models.Index(
+                fields=["offered_at"],
+                condition=models.Q(accepted_at__isnull=True) | models.Q(acw_ended_at__isnull=True),
+                name="attempt_offered_unsettled",
+            ),
         ]
 
     def __str__(self) -> str:

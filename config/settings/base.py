@@ -197,6 +197,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SUMMARY_REFRESH_SECONDS,
         "options": {"expires": 300},
     },
+    "refresh-agent-hours": {
+        "task": "monitoring.tasks.refresh_agent_hours",
+        "schedule": SUMMARY_REFRESH_SECONDS,
+        "options": {"expires": 300},
+    },
 }
 
 # Redis pub/sub: a push to a group is published once and each web process hands it to its own consumers,

@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from callbacks.choices import CallbackState, CompletionStatus, EndState
 from callbacks.models import Agent, Attempt, Callback
+from monitoring.models import AgentHour, AgentHourCoverage
+from monitoring.reports import agent_hours
 from monitoring.reports.agents import (
     CANCELLED,
     EARLIER_DAY,
@@ -68,8 +70,25 @@ def attempt(cb, agent, offered, accepted=None, acw_end=None, status="", number=N
     )
 
 
-@pytest.fixture
-def day_of_ann(make_business_process, agents):
+# Every test of Ann's day runs three ways, with the same expected numbers: classified directly; summed from the
+# pre-aggregated settled offers (agent_hours, refreshed after the history); and half and half (the offers settled
+# before 17 Dec 13:00 UTC from the table, the rest classified directly).
+DIRECT, HOURS, HALF = "direct", "pre-aggregated hours", "hours then direct"
+
+
+@pytest.fixture(params=[DIRECT, HOURS, HALF])
+def day_of_ann(request, make_business_process, agents):
+    ann, bob = _day_of_ann(make_business_process, agents)
+    if request.param == HOURS:
+        assert agent_hours.refresh(now=datetime(2026, 12, 20, tzinfo=UTC)) > 0
+    elif request.param == HALF:
+        agent_hours.refresh(now=datetime(2026, 12, 17, 13, 30, tzinfo=UTC))
+        assert AgentHourCoverage.objects.get().complete_until == datetime(2026, 12, 17, 13, tzinfo=UTC)
+        assert AgentHour.objects.count() > 0
+    return ann, bob
+
+
+def _day_of_ann(make_business_process, agents):
     """Ann on 17 December (Paris): every way an interaction and a handled callback can differ."""
     ann, bob = agents
     bp = make_business_process("SALES", time_zone="Europe/Paris")
