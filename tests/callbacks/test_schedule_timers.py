@@ -132,3 +132,17 @@ def test_no_offer_while_off_schedule(office, agent, yesterday):
 
     assert fetch("cb").state == CallbackState.QUEUED
     assert fetch("cb").attempt_set.count() == 0
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_schedule_check_costs_the_same_queries_for_any_number_of_business_processes(
+    make_business_process, django_assert_num_queries, count
+):
+    """The timer tick checks every schedule every second: three queries (business processes, weekly ranges,
+    exceptions), however many business processes, none of them opening or closing now."""
+    for n in range(count):
+        make_business_process(f"BP{n}")  # open all week
+    engine.apply_schedule_changes(timezone.now())  # records them open
+    with django_assert_num_queries(3):
+        dispatchable, aborted = engine.apply_schedule_changes(timezone.now())
+    assert len(dispatchable) == count and aborted == 0
