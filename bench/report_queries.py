@@ -87,7 +87,7 @@ def main() -> None:
         cpu, wall = time.process_time(), time.perf_counter()
         rows = summary_hours.refresh()
         print(
-            f"summary hours refreshed (the beat's run: last {summary_hours.settings.SUMMARY_RECOMPUTE_HOURS} hours): "
+            f"summary hours refreshed (the beat's run: last {settings.SUMMARY_RECOMPUTE_HOURS} hours): "
             f"{rows:,} rows in {time.perf_counter() - wall:.1f} s wall, {time.process_time() - cpu:.1f} s CPU"
         )
     coverage = SummaryCoverage.objects.first()

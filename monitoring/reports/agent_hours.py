@@ -26,24 +26,20 @@ by the report, so the two parts never overlap and a report is exactly the one co
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, CharField, Count, Exists, F, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import TruncHour
-from django.utils import timezone
 
 from callbacks.choices import CallbackState
 from callbacks.models import Attempt
 
 from ..models import AgentHour, AgentHourCoverage
+from . import hours
+from .hours import floor_hour
 
 HANDLED = "handled"
-
-
-def floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def utc_hour(expression: str) -> TruncHour:
@@ -147,18 +143,7 @@ def earliest_hour() -> datetime | None:
 def refresh(now: datetime | None = None) -> int:
     """Rewrite the offers settled in the last SUMMARY_RECOMPUTE_HOURS closed hours (every hour there is, the
     first time) and mark the table complete up to the current hour. Returns the rows written."""
-    until = floor_hour(now or timezone.now())
-    with transaction.atomic():
-        coverage = AgentHourCoverage.objects.select_for_update().first()
-        if coverage is None:
-            since = earliest_hour() or until
-            coverage = AgentHourCoverage(pk=1, complete_until=until)  # one row: a second first run fails
-        else:
-            since = min(coverage.complete_until, until) - timedelta(hours=settings.SUMMARY_RECOMPUTE_HOURS)
-            coverage.complete_until = max(coverage.complete_until, until)
-        written = rebuild(min(since, until), until)
-        coverage.save()
-    return written
+    return hours.refresh(AgentHourCoverage, earliest_hour, rebuild, now)
 
 
 def complete_until() -> datetime | None:

@@ -24,22 +24,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, Sum
 from django.db.models.functions import TruncHour
-from django.utils import timezone
 
 from callbacks.models import Attempt, BusinessProcess, Callback
 
 from ..models import SummaryCoverage, SummaryHour
+from . import hours
+from .hours import floor_hour
 from .summary import END_STATES, Periods, count_directly
 
 HOUR = timedelta(hours=1)
-
-
-def floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def whole_hour_offsets(tz: ZoneInfo, start: datetime, end: datetime) -> bool:
@@ -117,15 +113,4 @@ def earliest_hour() -> datetime | None:
 def refresh(now: datetime | None = None) -> int:
     """Rewrite the closed hours of the last SUMMARY_RECOMPUTE_HOURS (every hour there is, the first time) and
     mark the table complete up to the current hour. Returns the rows written."""
-    until = floor_hour(now or timezone.now())
-    with transaction.atomic():
-        coverage = SummaryCoverage.objects.select_for_update().first()
-        if coverage is None:
-            since = earliest_hour() or until
-            coverage = SummaryCoverage(pk=1, complete_until=until)  # one row: a second first run fails
-        else:
-            since = min(coverage.complete_until, until) - timedelta(hours=settings.SUMMARY_RECOMPUTE_HOURS)
-            coverage.complete_until = max(coverage.complete_until, until)
-        written = rebuild(min(since, until), until)
-        coverage.save()
-    return written
+    return hours.refresh(SummaryCoverage, earliest_hour, rebuild, now)
