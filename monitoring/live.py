@@ -67,13 +67,19 @@ def request_recompute(business_process_ids: list[int]) -> None:
     from .tasks import recompute_dirty
 
     try:
-        pipe = redis_client().pipeline(transaction=False)
-        pipe.sadd(DIRTY, *business_process_ids)
-        pipe.set(SCHEDULED, 1, nx=True, px=int(COALESCE_SECONDS * 1000))
-        if pipe.execute()[1]:
-            recompute_dirty.apply_async(countdown=COALESCE_SECONDS)
+        mark_dirty(DIRTY, SCHEDULED, business_process_ids, recompute_dirty, COALESCE_SECONDS)
     except Exception:  # noqa: BLE001 — any failure here only delays the monitor
         log.warning("Could not request a monitor recompute for %s", business_process_ids, exc_info=True)
+
+
+def mark_dirty(dirty: str, scheduled: str, business_process_ids: list[int], task, coalesce_seconds: float) -> None:
+    """Add the ids to the ``dirty`` set and, unless a run is already on its way (``scheduled``), send ``task`` to
+    read it ``coalesce_seconds`` from now: a burst of changes costs one run. Raises if Redis does."""
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.sadd(dirty, *business_process_ids)
+    pipe.set(scheduled, 1, nx=True, px=int(coalesce_seconds * 1000))
+    if pipe.execute()[1]:
+        task.apply_async(countdown=coalesce_seconds)
 
 
 def recompute_dirty() -> int:

@@ -40,7 +40,7 @@ from django.utils import timezone
 from callbacks.models import BusinessProcess, Callback
 
 from .columns import TO_BE_PROCESSED
-from .live import redis_client
+from .live import mark_dirty, redis_client
 from .tables_business_process import search_row
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,7 @@ def request_push(business_process_ids: list[int]) -> None:
         watched = [pk for pk, flag in zip(business_process_ids, watched_flags, strict=True) if flag is not None]
         if not watched:
             return  # no tab open: nothing to push (the next tab's snapshot comes from the database)
-        pipe = client.pipeline(transaction=False)
-        pipe.sadd(DIRTY, *watched)
-        pipe.set(SCHEDULED, 1, nx=True, px=int(COALESCE_SECONDS * 1000))
-        if pipe.execute()[1]:
-            push_callback_search.apply_async(countdown=COALESCE_SECONDS)
+        mark_dirty(DIRTY, SCHEDULED, watched, push_callback_search, COALESCE_SECONDS)
     except Exception:  # noqa: BLE001 — any failure here only delays the tab
         log.warning("Could not request a callback search push for business processes %s", business_process_ids)
 
