@@ -91,8 +91,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=200, help="WebSocket clients on /ws/monitor/")
     parser.add_argument("--rate", type=float, default=200, help="events per second posted to the ingest API")
     parser.add_argument("--duration", type=float, default=60, help="seconds of driving events")
+    parser.add_argument(
+        "--warm-up", type=float, default=5, help="seconds of the same drive before, not measured (connections, caches)"
+    )
     parser.add_argument("--request-share", type=float, default=0.6, help="share of events that are new callbacks")
-    parser.add_argument("--web-processes", type=int, default=2, help="daphne processes")
+    parser.add_argument("--web-processes", type=int, default=2, help="web (ASGI server) processes")
+    parser.add_argument(
+        "--server",
+        choices=["uvicorn", "daphne"],
+        default="uvicorn",
+        help="the ASGI server of the web processes (uvicorn: what the production Procfile runs)",
+    )
     parser.add_argument(
         "--ws-processes",
         type=int,
@@ -242,6 +251,29 @@ def load(args: argparse.Namespace) -> None:
         f"in {elapsed:.1f} s (generation + COPY {counts['copy_seconds']:.1f} s, indexes + constraints "
         f"{counts['index_seconds']:.1f} s, ANALYZE {counts['analyze_seconds']:.1f} s)"
     )
+
+
+DRIVE_PREFIX = "drive-"  # the external ids of the callbacks a drive requests
+
+
+def undo_earlier_drives() -> None:
+    """Delete the callbacks earlier runs' drives requested, with their attempts, audit trail and ingest records,
+    so that every run starts from the loaded history and runs compare."""
+    from django.db import connection, transaction
+
+    started = time.perf_counter()
+    pattern = DRIVE_PREFIX + "%"
+    driven = "SELECT id FROM callbacks_callback WHERE external_id LIKE %s"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM callbacks_auditentry WHERE callback_id IN ({driven})", [pattern])  # noqa: S608
+        cursor.execute(f"DELETE FROM callbacks_attempt WHERE callback_id IN ({driven})", [pattern])  # noqa: S608
+        cursor.execute("DELETE FROM callbacks_ingestedevent WHERE callback_ref LIKE %s", [pattern])
+        cursor.execute("DELETE FROM callbacks_callback WHERE external_id LIKE %s", [pattern])
+        deleted = cursor.rowcount
+    if deleted:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE callbacks_callback, callbacks_attempt, callbacks_auditentry")
+        print(f"Earlier drives' {deleted:,} callbacks deleted in {time.perf_counter() - started:.1f} s")
 
 
 def _has_rows() -> bool:
@@ -520,8 +552,8 @@ def explain_compute_rows(now: datetime) -> None:
 class Services:
     """daphne, Celery worker and beat as subprocesses; stopped (whole process groups) however we leave."""
 
-    def __init__(self, env: dict[str, str], web_processes: int):
-        self.env, self.web_processes = env, web_processes
+    def __init__(self, env: dict[str, str], web_processes: int, server: str):
+        self.env, self.web_processes, self.server = env, web_processes, server
         self.processes: dict[str, subprocess.Popen] = {}
         self.stopped: set[str] = set()
         self.ports: list[int] = []
@@ -531,9 +563,7 @@ class Services:
         for n in range(self.web_processes):
             port = _free_port()
             self.ports.append(port)
-            self._spawn(
-                f"web{n + 1}", [VENV_BIN / "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
-            )
+            self._spawn(f"web{n + 1}", self._web_command(port))
         self._spawn(
             "worker",
             [
@@ -552,6 +582,24 @@ class Services:
         )
         schedule = RUN_DIR / "celerybeat-schedule"
         self._spawn("beat", [VENV_BIN / "celery", "-A", "config", "beat", "-l", "warning", "--schedule", schedule])
+
+    def _web_command(self, port: int) -> list:
+        if self.server == "daphne":
+            return [VENV_BIN / "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+        # The production Procfile's command line, less what only matters behind a proxy.
+        return [
+            VENV_BIN / "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--ws-max-size",
+            "65536",
+        ]
 
     def _spawn(self, name: str, command: list) -> None:
         log = open(RUN_DIR / f"{name}.log", "w")  # noqa: SIM115 — closed with the process
@@ -746,7 +794,7 @@ class Driver:
         code = self.rng.choice(self.codes)
         body = {
             "type": "callback.requested",
-            "callback": f"drive-{uuid.uuid4()}",
+            "callback": f"{DRIVE_PREFIX}{uuid.uuid4()}",
             "business_process": code,
             "phone": f"+1212555{self.rng.randrange(10_000):04d}",
             "customer_name": "Load test",
@@ -840,7 +888,7 @@ def _short(answer: bytes) -> str:
 def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
     from django.db import connections
 
-    from callbacks.models import Agent, BusinessProcess, Callback
+    from callbacks.models import Agent, BusinessProcess
 
     cookie, token = supervisor_credentials()
     codes = list(BusinessProcess.objects.filter(is_active=True).values_list("code", flat=True))
@@ -853,6 +901,7 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
     # The bench's own Redis database holds only derived data and the task queue: tasks a previous run left queued
     # (a report refresh cut short) must not run during this one; nor may a beat schedule file that says every
     # periodic task is overdue. "ready" below then means pushed by this run.
+    undo_earlier_drives()
     live.redis_client().flushdb()
     for path in RUN_DIR.glob("celerybeat-schedule*"):
         path.unlink()
@@ -862,11 +911,12 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
     summary_hours.refresh()
     agent_hours.refresh()
     print(f"\nReports' hourly aggregates refreshed in {time.perf_counter() - started:.1f} s (before the live system)")
-    services = Services(env, args.web_processes)
+    services = Services(env, args.web_processes, args.server)
     swarm = None
     try:
         print(
-            f"\nLive: starting {args.web_processes} daphne, a Celery worker (prefork, 2) and beat (logs in .run/bench/)"
+            f"\nLive: starting {args.web_processes} {args.server}, a Celery worker (prefork, 2) and beat "
+            "(logs in .run/bench/)"
         )
         services.start()
         started = time.perf_counter()
@@ -901,12 +951,17 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
             f"each got a snapshot of {connected['snapshot_bytes'] / 1024:.0f} KiB"
         )
 
-        queued = list(
-            Callback.objects.filter(state="queued", owner_agent__isnull=True).values_list(
-                "business_process__code", "external_id"
-            )[:50_000]
-        )
         connections.close_all()
+        # The drive works only its own callbacks (offered once requested): the loaded history stays as loaded.
+        queued = []
+        if args.warm_up:
+            warm_up = Driver(
+                argparse.Namespace(**{**vars(args), "duration": args.warm_up}), http_ports, token, codes, [], agents
+            )
+            asyncio.run(warm_up.run())
+            time.sleep(2)  # its last pushes reach the clients before the measured drive begins
+            print(f"  warmed up: {warm_up.applied:,} events in {args.warm_up:g} s at the same rate (not measured)")
+            queued = list(warm_up.queued)  # the measured drive starts with the same mix of events as it goes on
         driver = Driver(args, http_ports, token, codes, queued, agents)
         cpu_before, db_before = CpuSample(), db_active_seconds()
         print(f"  driving {args.rate:g} events/s for {args.duration:g} s …")
@@ -926,7 +981,11 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
         report_live(args, driver, result, window, rss_before, rss_after, cpu)
         if not args.skip_baseline:
             swarm.terminate()
-            run_baseline(args, services, http_ports, cookie, token, codes, agents, cpu["db_seconds"] / cpu["wall"])
+            # The live drive's callbacks still queued are the ones the baseline's drive works on.
+            queued = list(driver.queued)
+            run_baseline(
+                args, services, http_ports, cookie, token, codes, agents, queued, cpu["db_seconds"] / cpu["wall"]
+            )
     finally:
         if swarm is not None and swarm.is_alive():
             swarm.terminate()
@@ -1067,21 +1126,13 @@ def report_live(args, driver: Driver, result: dict, window: float, rss_before: i
 # Phase 4: the naive baseline
 
 
-def run_baseline(args, services: Services, ports: list[int], cookie: str, token: str, codes, agents, live_db: float):
+def run_baseline(
+    args, services: Services, ports: list[int], cookie: str, token: str, codes, agents, queued, live_db: float
+):
     """The same event drive, but the monitors poll a page that recomputes everything with per-process ORM
     queries (bench/naive_monitor.py) every ``--poll-seconds``, as VICIdial's realtime report does; the worker and
     beat are stopped (nothing is pushed). Prints the database time per second beside the live system's."""
-    from django.db import connections
-
-    from callbacks.models import Callback
-
     services.stop("worker", "beat")
-    queued = list(
-        Callback.objects.filter(state="queued", owner_agent__isnull=True, current_agent__isnull=True).values_list(
-            "business_process__code", "external_id"
-        )[:50_000]
-    )
-    connections.close_all()
     driver = Driver(
         argparse.Namespace(**{**vars(args), "duration": args.baseline_duration}), ports, token, codes, queued, agents
     )

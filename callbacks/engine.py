@@ -83,7 +83,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef, prefetch_related_objects
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from .choices import (
@@ -187,14 +187,24 @@ def request_callback(
         _make_pending(callback, until=at)
         if is_dispatchable(business_process, at):
             _put_in_queue(callback, at)
+    changes = _diff({}, _snapshot(callback))
+    if _current_batch.get() is not None:
+        # No savepoint: in a batch, an id already taken fails the whole block with IntegrityError (see ``batch``).
+        callback.save(force_insert=True)
+        _audit(AuditAction.CALLBACK_REQUESTED, actor, callback, changes=changes, note=note)
+        return callback
     try:
         with transaction.atomic():
             callback.save(force_insert=True)
-            _audit(AuditAction.CALLBACK_REQUESTED, actor, callback, changes=_diff({}, _snapshot(callback)), note=note)
+            _audit(AuditAction.CALLBACK_REQUESTED, actor, callback, changes=changes, note=note)
     except IntegrityError:
         # The unique external id: asking first would cost every request a query for a case that is rare.
-        raise TransitionRefused(f"Callback {external_id} already exists.") from None
+        raise already_exists(external_id) from None
     return callback
+
+
+def already_exists(external_id: str) -> TransitionRefused:
+    return TransitionRefused(f"Callback {external_id} already exists.")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -208,7 +218,7 @@ def offer(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callback:
         before = _snapshot(callback)
         _require_state(callback, CallbackState.QUEUED, "be offered")
         business_process = callback.business_process
-        prefetch_related_objects([business_process], "schedule_ranges", "schedule_exceptions")
+        load_schedules([business_process])
         if business_process.is_stopped:
             raise TransitionRefused(f"Callbacks of {business_process.code} are stopped: nothing is dispatched.")
         if not is_open(business_process, at):
@@ -632,9 +642,8 @@ def _check_in_window(business_process: BusinessProcess, when: datetime, field: s
 def _lock(callback_id) -> Callback:
     try:
         return (
-            Callback.objects.select_for_update(of=("self",))
-            .select_related("business_process", "owner_agent", "current_agent")
-            .get(pk=callback_id)
+            # The agents are read only to word a refusal: joined here, they would cost every transition.
+            Callback.objects.select_for_update(of=("self",)).select_related("business_process").get(pk=callback_id)
         )
     except Callback.DoesNotExist:
         raise TransitionRefused("No such callback.") from None
@@ -854,7 +863,12 @@ _current_batch: ContextVar[Batch | None] = ContextVar("current_batch", default=N
 def batch() -> Iterator[Batch]:
     """Many transitions in one transaction (an array of ingest events): their audit entries are written in one insert
     when the block ends, and each business process changed is announced once, on commit, however many changes it
-    saw. Whoever rolls a transition back to a savepoint inside the block calls ``forget_since``."""
+    saw. Whoever rolls a transition back to a savepoint inside the block calls ``forget_since``.
+
+    A request for a callback id already taken is not refused inside the block (that would cost every request a
+    savepoint): it raises IntegrityError, which leaves the transaction unusable. The caller rolls the block back and
+    applies its transitions again one by one; it saves that in the common case by refusing the ids it knows taken.
+    """
     current = Batch()
     token = _current_batch.set(current)
     try:

@@ -3,9 +3,10 @@
 Flow: the engine commits → ``business_process_changed`` → ``request_recompute`` marks the business process
 dirty in Redis and, at most once per ``COALESCE_SECONDS``, enqueues ``recompute_dirty`` → a worker computes
 those rows (monitoring.columns), compares them with the snapshot last pushed, stores the new snapshot and
-sends only the changed rows, numbered, to the channel-layer group ``monitor``. Every two seconds a cheap
-check catches what no event announces (schedule opening and closing, shift rollover) and beats a heartbeat;
-a full recompute every minute is the safety net.
+sends only the changed rows, numbered, to the channel-layer group ``monitor``. Time changes rows too: a
+schedule opening or closing is recorded by the timers (``engine.apply_schedule_changes``, every second) and
+announced like any change; a new shift is found by a cheap check every two seconds, which also beats a
+heartbeat. The safety net recomputes every business process once a minute, a tenth of them every six seconds.
 
 Messages sent to browsers (the consumer forwards them as they are):
     {"type": "snapshot", "seq": n, "computed_at": iso, "rows": [row…], "totals": row}
@@ -30,9 +31,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from callbacks.models import BusinessProcess
-from callbacks.schedule import load_schedules
 
-from .columns import Monitor, Row, compute_rows, current_shift_start, status, totals
+from .columns import Monitor, Row, compute_rows, current_shift_start, totals
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ TOTALS = KEY_PREFIX + "totals"  # the sums of every row of SNAPSHOT, kept with i
 SEQ = KEY_PREFIX + "seq"
 COMPLETE = KEY_PREFIX + "complete"  # present once a full recompute filled the snapshot (gone if Redis was emptied)
 PUSH_LOCK = KEY_PREFIX + "push-lock"
+SAFETY_NET_TURN = KEY_PREFIX + "safety-net-turn"  # counts the safety net's runs: which share is next
 SUMMED = ("proc", "reached", "to_be_processed", "purged", "handled_attempts", "handle_seconds")  # behind totals
 
 _client: redis.Redis | None = None
@@ -101,11 +102,28 @@ def recompute_all() -> None:
     push(compute_rows(), complete=True)
 
 
+def recompute_share() -> None:
+    """The safety net, mending whatever an event failed to announce: each run recomputes the next of
+    ``MONITOR_SAFETY_NET_SHARES`` shares of the business processes, so each is recomputed once per that many runs.
+
+    Recomputing all of them at once costs the same, but as one burst (1.5 s of a busy worker and database with a
+    thousand business processes) that the events arriving meanwhile wait behind.
+    """
+    client = redis_client()
+    if not client.exists(COMPLETE):
+        recompute_all()
+        return
+    shares = settings.MONITOR_SAFETY_NET_SHARES
+    turn = client.incr(SAFETY_NET_TURN) % shares
+    active = BusinessProcess.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True)
+    if share := list(active)[turn::shares]:
+        push(compute_rows(business_process_ids=share), complete=False)
+
+
 def refresh_time_driven() -> None:
-    """What time alone changes, without counting anything: CLBK Stat (the schedule opens or closes) and the
-    shift counters (a new shift began). Only business processes where one of them moved are recomputed; the
-    rest costs a heartbeat. Anything else changes through events, and a full recompute now and then mends
-    whatever an event failed to announce.
+    """What time alone changes and nothing announces: a new shift began, and the shift counters start over. Only
+    the business processes whose shift began since their row was computed are recomputed; the rest costs a
+    heartbeat. (Schedule openings and closings are the timers' to record and announce.)
     """
     client = redis_client()
     if not client.exists(COMPLETE):
@@ -113,17 +131,12 @@ def refresh_time_driven() -> None:
         return
     now = timezone.now()
     stored = {code.decode(): json.loads(value) for code, value in client.hgetall(SNAPSHOT).items()}
-    business_processes = list(BusinessProcess.objects.filter(is_active=True))
-    load_schedules(business_processes)
+    business_processes = BusinessProcess.objects.filter(is_active=True).only("pk", "code", "time_zone", "shift_starts")
     moved, seen = [], set()
     for business_process in business_processes:
         seen.add(business_process.code)
         was = stored.get(business_process.code)
-        if (
-            was is None
-            or was["message"]["status"] != status(business_process, now)
-            or was.get("shift_start") != current_shift_start(business_process, now).isoformat()
-        ):
+        if was is None or was.get("shift_start") != current_shift_start(business_process, now).isoformat():
             moved.append(business_process.pk)
     if seen != set(stored):
         recompute_all()  # a business process came or went: only a complete push can say so

@@ -24,9 +24,9 @@ def refresh_monitor() -> None:
 
 
 @shared_task(ignore_result=True)
-def recompute_monitor() -> None:
-    """Beat, every minute: recompute everything, mending whatever a lost event or a Redis restart missed."""
-    live.recompute_all()
+def recompute_monitor_share() -> None:
+    """Beat: recompute the next share of the business processes, mending whatever a lost event missed."""
+    live.recompute_share()
 
 
 @shared_task(ignore_result=True)

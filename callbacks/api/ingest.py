@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from .. import engine
 from ..models import Agent, Attempt, BusinessProcess, Callback, IngestedEvent
+from ..schedule import load_schedules
 from .serializers import EVENT_SERIALIZERS, CallbackSerializer, EventSerializer
 
 MAX_BATCH = 1000
@@ -87,13 +88,8 @@ class Known:
             login_ids.update(_strings(event, *AGENT_FIELDS))
         answers = dict(IngestedEvent.objects.filter(event_id__in=event_ids).values_list("event_id", "response"))
         callbacks = Callback.objects.only("pk", "external_id").filter(external_id__in=refs) if refs else []
-        business_processes = (
-            BusinessProcess.objects.filter(is_active=True, code__in=codes).prefetch_related(
-                "schedule_ranges", "schedule_exceptions"
-            )
-            if codes
-            else []
-        )
+        business_processes = list(BusinessProcess.objects.filter(is_active=True, code__in=codes)) if codes else []
+        load_schedules(business_processes)  # a request puts its callback in queue only while the schedule is open
         return cls(
             answers=answers,
             callbacks={callback.external_id: callback for callback in callbacks},
@@ -198,6 +194,9 @@ def _ingest_known(
     event_id = event["event_id"]
     if event_id in known.answers:
         return _duplicate(known.answers[event_id]), None
+    if event["type"] == "callback.requested" and event["callback"] in known.callbacks:
+        refusal = str(engine.already_exists(event["callback"]))  # refused here: in a batch the engine would fail it
+        return Outcome(409, {"event_id": event_id, "result": "rejected", "error": refusal}), None
     known.agents.created.clear()
     mark = batch.mark()
     # The engine's transition is a savepoint of its own; an event that creates an agent needs one around both.

@@ -139,8 +139,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
 MONITOR_REDIS_PREFIX = "monitor:"
 # Without events, time alone changes CLBK Stat and the shift counters: checked this often (plus a heartbeat)…
 MONITOR_TIME_CHECK_SECONDS = 2.0
-# …and everything is recomputed this often, to mend what a lost event or an emptied Redis missed.
-MONITOR_FULL_RECOMPUTE_SECONDS = 60.0
+# …and every business process is recomputed this often, to mend what a lost event missed: a share of them at a
+# time, spread over the period (monitoring.live.recompute_share).
+MONITOR_SAFETY_NET_SECONDS = 60.0
+MONITOR_SAFETY_NET_SHARES = 10
 
 # Retention (seed 004): callbacks go this many days after their desired time or completion, whichever is
 # later; audit entries are kept longer. At least 2 days: the monitor counts what ended during the shift.
@@ -182,10 +184,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": MONITOR_TIME_CHECK_SECONDS,
         "options": {"expires": 5},
     },
-    "recompute-monitor": {
-        "task": "monitoring.tasks.recompute_monitor",
-        "schedule": MONITOR_FULL_RECOMPUTE_SECONDS,
-        "options": {"expires": 30},
+    "recompute-monitor-share": {
+        "task": "monitoring.tasks.recompute_monitor_share",
+        "schedule": MONITOR_SAFETY_NET_SECONDS / MONITOR_SAFETY_NET_SHARES,
+        "options": {"expires": 5},
     },
     "delete-old-report-exports": {
         "task": "monitoring.tasks.delete_old_report_exports",

@@ -6,6 +6,7 @@ import time
 import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from callbacks.api import ingest as ingest_module
 from callbacks.models import Agent, Attempt, AuditEntry, Callback, IngestedEvent
@@ -108,6 +109,27 @@ def test_a_callback_requested_again_alone_is_a_409_and_changes_nothing(events, b
     assert Callback.objects.count() == 1 and AuditEntry.objects.count() == 1 and IngestedEvent.objects.count() == 1
 
 
+def test_a_request_for_a_callback_id_already_taken_is_refused_without_redoing_the_chunk(events, business_process):
+    assert events.post(requested("cb-1")).status_code == 201
+
+    with CaptureQueriesContext(connection) as queries:
+        results = events.post([requested("cb-2"), requested("cb-1"), requested("cb-3")]).json()["results"]
+
+    assert [r["result"] for r in results] == ["applied", "rejected", "applied"]
+    assert results[1]["error"] == "Callback cb-1 already exists."
+    assert selects_from(queries, "callbacks_ingestedevent") == 1, "one chunk, not applied again one by one"
+    assert sorted(Callback.objects.values_list("external_id", flat=True)) == ["cb-1", "cb-2", "cb-3"]
+
+
+def test_requests_in_an_array_take_no_savepoint_each(events, business_process):
+    def savepoints(batch: list[dict]) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert all(r["result"] == "applied" for r in events.post(batch).json()["results"])
+        return sum(1 for q in queries if q["sql"].startswith("SAVEPOINT"))
+
+    assert savepoints([requested("cb-1")]) == savepoints([requested(f"cb-{n}") for n in range(2, 12)])
+
+
 def test_an_event_twice_in_one_array_is_applied_once(events, business_process):
     first = requested("cb-1")
     spaced = {**first, "event_id": f"  {first['event_id']}  "}  # the same id once stripped
@@ -160,6 +182,52 @@ def test_a_copy_recorded_elsewhere_meanwhile_makes_the_chunk_apply_one_event_at_
     results = answer["response"].json()["results"]
     assert [r["result"] for r in results] == ["duplicate", "applied"]
     assert list(Callback.objects.values_list("external_id", flat=True)) == ["cb-2"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_callback_id_taken_elsewhere_meanwhile_makes_the_chunk_apply_one_event_at_a_time(
+    api, make_business_process
+):
+    """Another request inserts the same callback id while the chunk runs: the chunk's insert waits for it, then
+    fails; its transaction changes nothing, and its events are applied again one by one — that request refused,
+    the other applied."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs two concurrent writers (PostgreSQL)")
+    business_process = make_business_process("SALES")
+    taken, other = requested("cb-1"), requested("cb-2")
+    inserted, release = threading.Event(), threading.Event()
+
+    def other_request() -> None:
+        with transaction.atomic():
+            Callback.objects.create(
+                external_id="cb-1", business_process=business_process, phone="+12125550199", created=timezone.now()
+            )
+            inserted.set()
+            release.wait(30)
+        connections.close_all()
+
+    writer = threading.Thread(target=other_request)
+    writer.start()
+    assert inserted.wait(30)
+    answer = {}
+
+    def post_the_array() -> None:
+        answer["response"] = api.post("/api/v1/events/", [taken, other], format="json")
+        connections.close_all()
+
+    poster = threading.Thread(target=post_the_array)
+    poster.start()
+    _wait_until_a_backend_waits_for_a_lock()
+    release.set()
+    writer.join(30)
+    poster.join(30)
+
+    results = answer["response"].json()["results"]
+    assert [r["result"] for r in results] == ["rejected", "applied"]
+    assert results[0]["error"] == "Callback cb-1 already exists."
+    assert Callback.objects.get(external_id="cb-1").phone == "+12125550199", "the other request's callback stays"
+    assert list(AuditEntry.objects.values_list("callback_ref", flat=True)) == ["cb-2"]
+    assert list(IngestedEvent.objects.values_list("callback_ref", flat=True)) == ["cb-2"]
 
 
 def _wait_until_a_backend_waits_for_a_lock(timeout: float = 30) -> None:

@@ -95,6 +95,38 @@ def test_the_first_push_sends_every_row_then_only_changes(make_business_process,
     assert changed["totals"]["name"] == "Total"
 
 
+def test_the_safety_net_mends_unannounced_changes_one_share_at_a_time(make_business_process, listener, settings):
+    """Changes no event announced (a direct UPDATE) reach the monitors through the safety net: each run takes
+    the next share of the business processes, and the shares together are every business process."""
+    settings.MONITOR_SAFETY_NET_SHARES = 2
+    for code in ("ALPHA", "BRAVO", "CHARLIE"):
+        make_business_process(code)
+    live.recompute_all()
+    listener.next()
+    BusinessProcess.objects.update(is_stopped=True)  # no signal: no recompute requested
+
+    live.recompute_share()
+    first = {row["code"]: row["cells"]["status"] for row in listener.next()["rows"]}
+    live.recompute_share()
+    second = {row["code"]: row["cells"]["status"] for row in listener.next()["rows"]}
+
+    assert first and second and not set(first) & set(second)
+    assert {**first, **second} == {"ALPHA": "Stopped", "BRAVO": "Stopped", "CHARLIE": "Stopped"}
+    live.recompute_share()
+    with pytest.raises(TimeoutError):
+        listener.next(timeout=1)  # everything is up to date: nothing to push
+
+
+def test_the_safety_net_recomputes_everything_when_redis_lost_the_snapshot(make_business_process, listener):
+    make_business_process("ALPHA")
+    make_business_process("BRAVO")
+
+    live.recompute_share()  # nothing pushed yet (or Redis was emptied): a share would show only part of the rows
+
+    assert sorted(row["code"] for row in listener.next()["rows"]) == ["ALPHA", "BRAVO"]
+    assert live.redis_client().exists(live.COMPLETE)
+
+
 def test_a_deactivated_business_process_is_removed(make_business_process, listener):
     gone = make_business_process("GONE")
     make_business_process("STAYS")
@@ -331,18 +363,23 @@ def test_an_ingested_event_reaches_a_connected_monitor_through_a_real_worker(
     assert [(row["code"], row["cells"]["to_be_processed"]) for row in message["rows"]] == [("SALES", "1")]
 
 
-def test_the_time_check_recomputes_only_where_time_changed_something(make_business_process, listener):
-    """The schedule closes on one business process: its CLBK Stat changes, the others cost a heartbeat."""
+def test_a_schedule_closing_reaches_the_monitors_through_the_timers(
+    make_business_process, listener, django_capture_on_commit_callbacks
+):
+    """Opening hours end on one business process: the timers record it and announce it, and only its CLBK Stat
+    is pushed. Until then the time check finds nothing to recompute and beats a heartbeat."""
     closing = make_business_process("CLOSING")
     make_business_process("STEADY")
+    engine.apply_due_timers()  # both recorded open
     live.recompute_all()
     listener.next()
-
     live.refresh_time_driven()
     assert listener.next()["type"] == "heartbeat"
 
     closing.schedule_ranges.all().delete()  # closed from now on (as when its opening hours end)
-    live.refresh_time_driven()
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.apply_due_timers()
+    live.recompute_dirty()
 
     message = listener.next()
     assert [(row["code"], row["cells"]["status"]) for row in message["rows"]] == [("CLOSING", "Off Schedule HRS")]
