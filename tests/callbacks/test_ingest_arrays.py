@@ -185,9 +185,7 @@ def test_a_copy_recorded_elsewhere_meanwhile_makes_the_chunk_apply_one_event_at_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_callback_id_taken_elsewhere_meanwhile_makes_the_chunk_apply_one_event_at_a_time(
-    api, make_business_process
-):
+def test_a_callback_id_taken_elsewhere_meanwhile_makes_the_chunk_apply_one_event_at_a_time(api, make_business_process):
     """Another request inserts the same callback id while the chunk runs: the chunk's insert waits for it, then
     fails; its transaction changes nothing, and its events are applied again one by one — that request refused,
     the other applied."""
