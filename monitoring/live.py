@@ -143,6 +143,17 @@ def refresh_time_driven() -> None:
     elif moved:
         push(compute_rows(now, business_process_ids=moved), complete=False)
     else:
+        heartbeat(now)
+
+
+def heartbeat(now: datetime) -> None:
+    """Tell the monitors that all is well and up to date: the seq of the last rows message, and the time.
+
+    Sent under the push lock, as every message is: a heartbeat that overtook (or trailed) the rows message of its
+    seq would make every monitor see a gap and ask for a snapshot.
+    """
+    client = redis_client()
+    with client.lock(PUSH_LOCK, timeout=30, blocking_timeout=30):
         seq = int(client.get(SEQ) or 0)
         _send({"type": "heartbeat", "seq": seq, "computed_at": now.isoformat()})
 

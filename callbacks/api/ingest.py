@@ -72,6 +72,14 @@ class Known:
     callbacks: dict[str, Callback]
     business_processes: dict[str, BusinessProcess]
     agents: Agents = field(default_factory=Agents)
+    # One serializer of each event type validates all the chunk's events of that type: a new one per event would
+    # copy all its fields each time (DRF deep-copies them), a good part of the cost of validating an event.
+    serializers: dict[type, EventSerializer] = field(default_factory=dict)
+
+    def serializer(self, serializer_class: type[EventSerializer]) -> EventSerializer:
+        if serializer_class not in self.serializers:
+            self.serializers[serializer_class] = serializer_class(context=self.serializer_context)
+        return self.serializers[serializer_class]
 
     @classmethod
     def for_events(cls, items: list) -> "Known":
@@ -120,7 +128,7 @@ def ingest(data: object, actor: engine.Actor, *, with_callback: bool = True) -> 
     if isinstance(event_id, str) and "\x00" not in event_id and (first := _first_answer(event_id)) is not None:
         return first
 
-    event = _validate(data, context={})
+    event = _validate(data)
     if isinstance(event, Outcome):
         return event
     try:
@@ -188,7 +196,7 @@ def _ingest_known(
         return _not_an_object(), None
     if isinstance(raw_id := data.get("event_id"), str) and raw_id in known.answers:
         return _duplicate(known.answers[raw_id]), None
-    event = _validate(data, context=known.serializer_context)
+    event = _validate(data, known)
     if isinstance(event, Outcome):
         return event, None
     event_id = event["event_id"]
@@ -220,18 +228,20 @@ def _ingest_known(
     return Outcome(201, body), record
 
 
-def _validate(data: dict, context: dict) -> dict | Outcome:
+def _validate(data: dict, known: Known | None = None) -> dict | Outcome:
     """The event's validated fields, or the 400 outcome naming what is wrong."""
     kind = data.get("type")
     serializer_class = EVENT_SERIALIZERS.get(kind, EventSerializer) if isinstance(kind, str) else EventSerializer
-    serializer = serializer_class(data=data, context=context)
-    valid = serializer.is_valid()
-    errors = dict(serializer.errors) if not valid else {}
+    serializer = known.serializer(serializer_class) if known is not None else serializer_class()
+    try:
+        validated, errors = serializer.run_validation(data), {}  # what is_valid() runs, on a serializer reused
+    except serializers.ValidationError as error:
+        validated, errors = None, dict(error.detail)
     if serializer_class is EventSerializer and "type" not in errors:
         errors["type"] = [f"Unknown event type; expected one of: {', '.join(EVENT_SERIALIZERS)}."]
     if errors:
         return Outcome(400, {"event_id": data.get("event_id"), "result": "rejected", "error": errors})
-    return serializer.validated_data
+    return validated
 
 
 def _not_an_object() -> Outcome:

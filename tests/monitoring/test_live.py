@@ -4,6 +4,7 @@ import asyncio
 import json
 import threading
 import time
+from unittest.mock import ANY
 
 import pytest
 import redis
@@ -12,6 +13,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from callbacks import engine
 from callbacks.models import BusinessProcess
@@ -383,6 +385,26 @@ def test_a_schedule_closing_reaches_the_monitors_through_the_timers(
 
     message = listener.next()
     assert [(row["code"], row["cells"]["status"]) for row in message["rows"]] == [("CLOSING", "Off Schedule HRS")]
+
+
+def test_a_heartbeat_waits_for_a_push_under_way(make_business_process, listener, clean_redis):
+    """A heartbeat carries the seq of the last rows message. Taken while another worker is pushing rows, it could
+    reach the monitors before those rows, and every monitor would ask for a snapshot: it waits for the push."""
+    make_business_process("SALES")
+    live.recompute_all()
+    listener.next()
+    pushing = clean_redis.lock(live.PUSH_LOCK, timeout=30)
+    assert pushing.acquire(blocking=False)
+    time_check = threading.Thread(target=live.heartbeat, args=[timezone.now()])
+    time_check.start()
+
+    time_check.join(1)
+    assert time_check.is_alive(), "the heartbeat waits while the push holds the lock"
+    clean_redis.incr(live.SEQ)  # the push under way numbers its rows (and would send them now)
+    pushing.release()
+    time_check.join(10)
+
+    assert listener.next() == {"type": "heartbeat", "seq": int(clean_redis.get(live.SEQ)), "computed_at": ANY}
 
 
 def test_the_time_check_sees_a_new_business_process(make_business_process, listener):
