@@ -17,17 +17,21 @@ redis://127.0.0.1:6390/5 on the private Redis of ``scripts/redis.sh start``). Fo
          built in Python — what (a) cannot beat (median of 5)
      (c) a naive recompute: per business process, one ORM query per column — what not to do
    Read (a)/(b): the cost of the ORM and of building the rows; the issue's target is ≤ 1.5.
-3. The live system for real: daphne (``--web-processes``), one Celery worker (prefork, 2) and beat, as
-   subprocesses on the bench database; ``--clients`` WebSockets on /ws/monitor/ (a supervisor's session
-   cookie, an allowed Origin) in a child process; ``--rate`` events/s POSTed to /api/v1/events/ for
-   ``--duration`` s: mostly new callback.requested spread over the business processes, the rest full
-   offer → accept → connect → complete → wrap-up sequences on queued callbacks.
-   Event → monitor latency: from the moment the POST is sent to the moment a client receives a "rows"
-   message whose row for that business process shows the change (To Be Proc + Proc up by one for a request,
-   Proc up by one for a completion; see bench/monitor_clients.py). "first client" counts each event once,
-   when the first client sees it; "all clients" counts it once per client (every open monitor).
+3. The live system for real: ``--web-processes`` web processes (``--server``: uvicorn, as the production
+   Procfile runs, or daphne), one Celery worker (prefork, 2) and beat, as subprocesses on the bench database;
+   ``--clients`` WebSockets on /ws/monitor/ (a supervisor's session cookie, an allowed Origin) in a child
+   process; ``--rate`` events/s POSTed to /api/v1/events/ (``--batch-ms``: the events of each interval as one
+   array) for ``--duration`` s, after ``--warm-up`` s of the same, not measured: mostly new callback.requested
+   spread over the business processes, the rest full offer → accept → connect → complete → wrap-up sequences
+   on the callbacks the drive requested. Each run first deletes the callbacks earlier runs' drives requested
+   (and vacuums), so that runs start from the same history and compare.
+   Event → monitor latency: from the moment the event is queued for sending (its wait for the array's
+   departure included) to the moment a client receives a "rows" message whose row for that business process
+   shows the change (To Be Proc + Proc up by one for a request, Proc up by one for a completion; see
+   bench/monitor_clients.py); also from the moment its answer came back. "first client" counts each event
+   once, when the first client sees it; "all clients" counts it once per client (every open monitor).
    Target: p99 ≤ 1 s. Also printed: events applied/s, ingest POST time, compute → client delay of the
-   pushes, messages per client, snapshot size, daphne memory per WebSocket (RSS growth ÷ clients), CPU
+   pushes, messages per client, snapshot size, web memory per WebSocket (RSS growth ÷ clients), CPU
    per process group during the drive, in % of one core (the machine has os.cpu_count() of them; the
    benchmark's own processes share them, so the figures are an upper bound of what the server needs), and
    the DB time per second (PostgreSQL's active time on the bench database, pg_stat_database).
@@ -106,10 +110,10 @@ def parse_args() -> argparse.Namespace:
         "--ws-processes",
         type=int,
         default=0,
-        help="of the daphne processes, how many serve only the WebSockets (the others the ingest API); "
+        help="of the web processes, how many serve only the WebSockets (the others the ingest API); "
         "0: every process serves both",
     )
-    parser.add_argument("--connections", type=int, default=8, help="keep-alive HTTP connections per daphne")
+    parser.add_argument("--connections", type=int, default=8, help="keep-alive HTTP connections per web process")
     parser.add_argument(
         "--batch-ms", type=int, default=0, help="post the events of each N ms as one array (0: one per request)"
     )
@@ -549,7 +553,7 @@ def explain_compute_rows(now: datetime) -> None:
 
 
 class Services:
-    """daphne, Celery worker and beat as subprocesses; stopped (whole process groups) however we leave."""
+    """The web processes, a Celery worker and beat as subprocesses; stopped (whole process groups) however we leave."""
 
     def __init__(self, env: dict[str, str], web_processes: int, server: str):
         self.env, self.web_processes, self.server = env, web_processes, server
@@ -999,7 +1003,7 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
 
 async def _drive_and_probe(driver: Driver, delays: list[float]) -> tuple[float, float]:
     """Run the driver, with a probe on the channel layer: how long after computed_at a push reaches Redis's
-    side of the group (what daphne adds on top of that shows in the clients' figures)."""
+    side of the group (what the web processes add on top of that shows in the clients' figures)."""
     from channels.layers import get_channel_layer
 
     from monitoring import live
@@ -1105,7 +1109,7 @@ def report_live(args, driver: Driver, result: dict, window: float, rss_before: i
         print(f"  (not attributable: {result['early']} changes seen before their event was sent)")
     grown = (rss_after - rss_before) / args.clients
     print(
-        f"  memory: daphne RSS {rss_before / 2**20:,.0f} MiB → {rss_after / 2**20:,.0f} MiB with "
+        f"  memory: web RSS {rss_before / 2**20:,.0f} MiB → {rss_after / 2**20:,.0f} MiB with "
         f"{args.clients} clients = {grown / 1024:,.0f} KiB per WebSocket connection"
     )
 
