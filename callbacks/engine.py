@@ -499,7 +499,7 @@ def apply_schedule_changes(now: datetime) -> tuple[set[int], int]:
     business_processes = list(
         BusinessProcess.objects.filter(is_active=True).only("pk", "time_zone", "is_stopped", "schedule_open")
     )
-    load_schedules(business_processes)
+    load_schedules(business_processes, at=now)
     dispatchable_ids, aborted = set(), 0
     for business_process in business_processes:
         open_now = is_open(business_process, now)

@@ -243,12 +243,24 @@ def _one_snapshot():
         yield
 
 
+# What a row needs of its business process (the model has many more fields: Callback Timing…).
+ROW_FIELDS = (
+    "code",
+    "name",
+    "time_zone",
+    "shift_starts",
+    "is_stopped",
+    "to_be_processed_threshold",
+    "failed_pct_threshold",
+)
+
+
 def _compute_rows(now: datetime, business_process_ids: list[int] | None) -> Monitor:
-    business_processes = BusinessProcess.objects.filter(is_active=True)
+    business_processes = BusinessProcess.objects.filter(is_active=True).only(*ROW_FIELDS)
     if business_process_ids is not None:
-        business_processes = business_processes.filter(pk__in=business_process_ids)
+        business_processes = business_processes.filter(pk__any=business_process_ids)
     business_processes = list(business_processes)
-    load_schedules(business_processes)
+    load_schedules(business_processes, at=now)
     rows = {
         bp.pk: Row(
             code=bp.code,
@@ -302,16 +314,19 @@ def per_business_process(shift_filter: Callable[[datetime], Q], shift_starts: di
 
 
 def union_per_shift_start(
-    part: Callable[[list[int], datetime], QuerySet], shift_starts: dict[int, datetime]
+    aggregate: QuerySet, shift_filter: Callable[[datetime], Q], shift_starts: dict[int, datetime]
 ) -> QuerySet | list:
-    """One query: ``part(business process ids, instant)`` for each group of business processes whose shifts
-    began at the same instant, joined with UNION ALL.
+    """One query: the ``aggregate`` (grouped by business process) of each group of business processes whose shifts
+    began at the same instant, filtered from that instant, joined with UNION ALL.
 
     Not one filter ORing the groups (as ``per_business_process``): PostgreSQL answers an OR with a bitmap scan,
     which visits the rows, scattered over the table; each part alone is an index range it reads from a covering
     index alone.
     """
-    parts = [part(pks, instant) for instant, pks in group_by_shift_start(shift_starts)]
+    parts = [
+        aggregate.filter(shift_filter(instant), business_process_id__any=pks)
+        for instant, pks in group_by_shift_start(shift_starts)
+    ]
     return parts[0].union(*parts[1:], all=True) if parts else []
 
 
@@ -327,20 +342,17 @@ def _count_callbacks(rows: dict[int, Row]) -> None:
 
     # Only callbacks that ended during their business process's current shift are read, so the end state alone
     # tells which column counts them.
-    def ended(pks: list[int], shift_start: datetime) -> QuerySet:
-        return (
-            Callback.objects.filter(ended_since(shift_start), business_process_id__any=pks)
-            .values("business_process_id")
-            # completed_at (never null here) rather than pk: callback_bp_completed holds all this reads, not the ids.
-            .annotate(
-                proc=Count("completed_at", filter=PROCESSED),
-                reached=Count("completed_at", filter=REACHED),
-                purged=Count("completed_at", filter=PURGED),
-            )
-            .order_by()
+    ended = (
+        Callback.objects.values("business_process_id")
+        # completed_at (never null here) rather than pk: callback_bp_completed holds all this reads, not the ids.
+        .annotate(
+            proc=Count("completed_at", filter=PROCESSED),
+            reached=Count("completed_at", filter=REACHED),
+            purged=Count("completed_at", filter=PURGED),
         )
-
-    for count in union_per_shift_start(ended, {pk: row.shift_start for pk, row in rows.items()}):
+        .order_by()
+    )
+    for count in union_per_shift_start(ended, ended_since, {pk: row.shift_start for pk, row in rows.items()}):
         row = rows[count["business_process_id"]]
         row.proc, row.reached, row.purged = count["proc"], count["reached"], count["purged"]
 
@@ -348,15 +360,14 @@ def _count_callbacks(rows: dict[int, Row]) -> None:
 def _sum_handle_times(rows: dict[int, Row]) -> None:
     handle_time = ExpressionWrapper(F("acw_ended_at") - F("accepted_at"), output_field=DurationField())
 
-    def handled(pks: list[int], shift_start: datetime) -> QuerySet:
-        return (
-            Attempt.objects.filter(wrapped_up_since(shift_start), ACCEPTED, business_process_id__any=pks)
-            .values("business_process_id")
-            .annotate(n=Count("acw_ended_at"), total=Sum(handle_time))  # all in attempt_bp_acw_ended (not the ids)
-            .order_by()
-        )
-
-    for total in union_per_shift_start(handled, {pk: row.shift_start for pk, row in rows.items()}):
+    handled = (
+        Attempt.objects.filter(ACCEPTED)
+        .values("business_process_id")
+        .annotate(n=Count("acw_ended_at"), total=Sum(handle_time))  # all in attempt_bp_acw_ended (not the ids)
+        .order_by()
+    )
+    shift_starts = {pk: row.shift_start for pk, row in rows.items()}
+    for total in union_per_shift_start(handled, wrapped_up_since, shift_starts):
         row = rows[total["business_process_id"]]
         row.handled_attempts, row.handle_seconds = total["n"], total["total"].total_seconds()
 

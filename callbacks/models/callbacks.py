@@ -55,6 +55,13 @@ class Callback(models.Model):
         ordering = ["-created"]
         indexes = [
             models.Index(fields=["business_process", "state"], name="callback_bp_state"),
+            # Clbk To Be Proc: the open callbacks alone (a few percent of the table), counted per business process
+            # from this index alone instead of one descent of callback_bp_state per business process and state.
+            models.Index(
+                fields=["business_process"],
+                condition=models.Q(state__in=CallbackState.open_states()),
+                name="callback_open_bp",
+            ),
             models.Index(fields=["phone"], name="callback_phone"),
             models.Index(fields=["due_at"], name="callback_due", condition=models.Q(due_at__isnull=False)),
             # The monitor counts the callbacks that ended in each business process's shift by end state: with the end
