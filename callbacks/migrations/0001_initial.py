@@ -10,6 +10,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -18,493 +19,218 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="Agent",
+            name='Agent',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("login_id", models.CharField(max_length=100, unique=True)),
-                ("display_name", models.CharField(blank=True, max_length=200)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('login_id', models.CharField(max_length=100, unique=True)),
+                ('display_name', models.CharField(blank=True, max_length=200)),
             ],
             options={
-                "ordering": ["display_name", "login_id"],
+                'ordering': ['display_name', 'login_id'],
             },
         ),
         migrations.CreateModel(
-            name="ApiToken",
+            name='ApiToken',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("name", models.CharField(max_length=100, unique=True)),
-                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
-                (
-                    "prefix",
-                    models.CharField(editable=False, help_text="First characters, to recognise a token.", max_length=8),
-                ),
-                ("created", models.DateTimeField(auto_now_add=True)),
-                ("last_used_at", models.DateTimeField(blank=True, null=True)),
-                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100, unique=True)),
+                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
+                ('prefix', models.CharField(editable=False, help_text='First characters, to recognise a token.', max_length=8)),
+                ('created', models.DateTimeField(auto_now_add=True)),
+                ('last_used_at', models.DateTimeField(blank=True, null=True)),
+                ('revoked_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="BusinessProcess",
+            name='BusinessProcess',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "code",
-                    models.CharField(
-                        help_text="Stable identifier used by the ingest API.",
-                        max_length=50,
-                        unique=True,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^[A-Za-z0-9_.-]+$", "Use letters, digits, dot, dash or underscore."
-                            )
-                        ],
-                    ),
-                ),
-                ("name", models.CharField(max_length=200)),
-                (
-                    "time_zone",
-                    models.CharField(
-                        default="UTC",
-                        max_length=64,
-                        validators=[callbacks.models.business_processes.validate_time_zone],
-                    ),
-                ),
-                (
-                    "no_answer_seconds",
-                    models.PositiveIntegerField(
-                        default=60,
-                        validators=[
-                            django.core.validators.MinValueValidator(10),
-                            django.core.validators.MaxValueValidator(600),
-                        ],
-                        verbose_name="Duration For No Answer (s)",
-                    ),
-                ),
-                (
-                    "attempts_before_failure",
-                    models.PositiveSmallIntegerField(
-                        default=3,
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(20),
-                        ],
-                        verbose_name="Attempts Before Failure",
-                    ),
-                ),
-                (
-                    "recall_intervals",
-                    models.JSONField(
-                        default=callbacks.models.business_processes.default_recall_intervals,
-                        help_text="Seconds before the callback returns to queue after attempt 1, 2, 3…; the last value repeats.",
-                        validators=[callbacks.models.business_processes.validate_recall_intervals],
-                        verbose_name="Recall Intervals (s)",
-                    ),
-                ),
-                (
-                    "shift_starts",
-                    models.JSONField(
-                        default=callbacks.models.business_processes.default_shift_starts,
-                        help_text="Local times (HH:MM) at which a shift begins.",
-                        validators=[callbacks.models.business_processes.validate_shift_starts],
-                    ),
-                ),
-                (
-                    "max_schedule_ahead",
-                    models.DurationField(
-                        default=datetime.timedelta(days=30),
-                        validators=[
-                            django.core.validators.MinValueValidator(datetime.timedelta(seconds=3600)),
-                            django.core.validators.MaxValueValidator(datetime.timedelta(days=30)),
-                        ],
-                        verbose_name="Max schedule-ahead",
-                    ),
-                ),
-                (
-                    "is_stopped",
-                    models.BooleanField(default=False, help_text="Stopped by a supervisor: nothing is dispatched."),
-                ),
-                (
-                    "is_active",
-                    models.BooleanField(
-                        default=True, help_text="Inactive business processes are hidden; history is kept."
-                    ),
-                ),
-                ("schedule_open", models.BooleanField(default=False, editable=False)),
-                ("schedule_changed_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                ("created", models.DateTimeField(auto_now_add=True)),
-                ("updated", models.DateTimeField(auto_now=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.CharField(help_text='Stable identifier used by the ingest API.', max_length=50, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_.-]+$', 'Use letters, digits, dot, dash or underscore.')])),
+                ('name', models.CharField(max_length=200)),
+                ('time_zone', models.CharField(default='UTC', max_length=64, validators=[callbacks.models.business_processes.validate_time_zone])),
+                ('no_answer_seconds', models.PositiveIntegerField(default=60, validators=[django.core.validators.MinValueValidator(10), django.core.validators.MaxValueValidator(600)], verbose_name='Duration For No Answer (s)')),
+                ('attempts_before_failure', models.PositiveSmallIntegerField(default=3, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(20)], verbose_name='Attempts Before Failure')),
+                ('recall_intervals', models.JSONField(default=callbacks.models.business_processes.default_recall_intervals, help_text='Seconds before the callback returns to queue after attempt 1, 2, 3…; the last value repeats.', validators=[callbacks.models.business_processes.validate_recall_intervals], verbose_name='Recall Intervals (s)')),
+                ('shift_starts', models.JSONField(default=callbacks.models.business_processes.default_shift_starts, help_text='Local times (HH:MM) at which a shift begins.', validators=[callbacks.models.business_processes.validate_shift_starts])),
+                ('max_schedule_ahead', models.DurationField(default=datetime.timedelta(days=30), validators=[django.core.validators.MinValueValidator(datetime.timedelta(seconds=3600)), django.core.validators.MaxValueValidator(datetime.timedelta(days=30))], verbose_name='Max schedule-ahead')),
+                ('is_stopped', models.BooleanField(default=False, help_text='Stopped by a supervisor: nothing is dispatched.')),
+                ('is_active', models.BooleanField(default=True, help_text='Inactive business processes are hidden; history is kept.')),
+                ('schedule_open', models.BooleanField(default=False, editable=False)),
+                ('schedule_changed_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('created', models.DateTimeField(auto_now_add=True)),
+                ('updated', models.DateTimeField(auto_now=True)),
             ],
             options={
-                "verbose_name_plural": "business processes",
-                "ordering": ["name"],
-                "permissions": [
-                    ("view_monitor", "Can watch the live monitor and callback search"),
-                    ("stop_business_process", "Can stop and resume callbacks of a business process"),
-                    ("change_callback_timing", "Can edit Callback Timing settings and schedules"),
-                    ("manage_business_processes", "Can create, rename and deactivate business processes"),
-                ],
+                'verbose_name_plural': 'business processes',
+                'ordering': ['name'],
+                'permissions': [('view_monitor', 'Can watch the live monitor and callback search'), ('stop_business_process', 'Can stop and resume callbacks of a business process'), ('change_callback_timing', 'Can edit Callback Timing settings and schedules'), ('manage_business_processes', 'Can create, rename and deactivate business processes')],
             },
         ),
         migrations.CreateModel(
-            name="IngestedEvent",
+            name='IngestedEvent',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("event_id", models.CharField(max_length=200, unique=True)),
-                ("type", models.CharField(max_length=50)),
-                ("callback_ref", models.CharField(max_length=100)),
-                ("received_at", models.DateTimeField(auto_now_add=True)),
-                ("response", models.JSONField(help_text="The answer given the first time.")),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('event_id', models.CharField(max_length=200, unique=True)),
+                ('type', models.CharField(max_length=50)),
+                ('callback_ref', models.CharField(max_length=100)),
+                ('received_at', models.DateTimeField(auto_now_add=True)),
+                ('response', models.JSONField(help_text='The answer given the first time.')),
             ],
             options={
-                "ordering": ["-received_at"],
+                'ordering': ['-received_at'],
             },
         ),
         migrations.CreateModel(
-            name="Callback",
+            name='Callback',
             fields=[
-                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                (
-                    "external_id",
-                    models.CharField(help_text="The integration's id for this callback.", max_length=100, unique=True),
-                ),
-                ("phone", models.CharField(help_text="E.164", max_length=20)),
-                ("customer_name", models.CharField(blank=True, max_length=200)),
-                ("desired_time", models.DateTimeField(blank=True, help_text="Empty: as soon as possible.", null=True)),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("scheduled", "Scheduled"),
-                            ("queued", "Queued"),
-                            ("routing", "Routing"),
-                            ("processing", "Processing"),
-                            ("completed", "Completed"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "agent_phase",
-                    models.CharField(
-                        blank=True,
-                        choices=[("offered", "Offered"), ("dialing", "Dialing"), ("handling", "Handling")],
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "end_state",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("reached", "Reached"),
-                            ("failed", "Failed"),
-                            ("wrong_destination", "Wrong destination"),
-                            ("purged", "Purged"),
-                            ("cancelled", "Cancelled"),
-                            ("aborted", "Aborted"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "attempts",
-                    models.PositiveSmallIntegerField(default=0, help_text="Attempts counted towards failure."),
-                ),
-                ("was_scheduled", models.BooleanField(default=False, help_text="Began as a scheduled callback.")),
-                ("created", models.DateTimeField(help_text="Original entrance time.")),
-                ("queued_at", models.DateTimeField(blank=True, help_text="When it last entered the queue.", null=True)),
-                ("due_at", models.DateTimeField(blank=True, null=True)),
-                ("last_attempt_at", models.DateTimeField(blank=True, null=True)),
-                ("completed_at", models.DateTimeField(blank=True, null=True)),
-                ("updated", models.DateTimeField(auto_now=True)),
-                (
-                    "business_process",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="callbacks",
-                        to="callbacks.businessprocess",
-                    ),
-                ),
-                (
-                    "current_agent",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="current_callbacks",
-                        to="callbacks.agent",
-                    ),
-                ),
-                (
-                    "owner_agent",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="owned_callbacks",
-                        to="callbacks.agent",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('external_id', models.CharField(help_text="The integration's id for this callback.", max_length=100, unique=True)),
+                ('phone', models.CharField(help_text='E.164', max_length=20)),
+                ('customer_name', models.CharField(blank=True, max_length=200)),
+                ('desired_time', models.DateTimeField(blank=True, help_text='Empty: as soon as possible.', null=True)),
+                ('state', models.CharField(choices=[('scheduled', 'Scheduled'), ('queued', 'Queued'), ('routing', 'Routing'), ('processing', 'Processing'), ('completed', 'Completed')], max_length=20)),
+                ('agent_phase', models.CharField(blank=True, choices=[('offered', 'Offered'), ('dialing', 'Dialing'), ('handling', 'Handling')], max_length=20)),
+                ('end_state', models.CharField(blank=True, choices=[('reached', 'Reached'), ('failed', 'Failed'), ('wrong_destination', 'Wrong destination'), ('purged', 'Purged'), ('cancelled', 'Cancelled'), ('aborted', 'Aborted')], max_length=20)),
+                ('attempts', models.PositiveSmallIntegerField(default=0, help_text='Attempts counted towards failure.')),
+                ('was_scheduled', models.BooleanField(default=False, help_text='Began as a scheduled callback.')),
+                ('created', models.DateTimeField(help_text='Original entrance time.')),
+                ('queued_at', models.DateTimeField(blank=True, help_text='When it last entered the queue.', null=True)),
+                ('due_at', models.DateTimeField(blank=True, null=True)),
+                ('last_attempt_at', models.DateTimeField(blank=True, null=True)),
+                ('completed_at', models.DateTimeField(blank=True, null=True)),
+                ('updated', models.DateTimeField(auto_now=True)),
+                ('business_process', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='callbacks', to='callbacks.businessprocess')),
+                ('current_agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='current_callbacks', to='callbacks.agent')),
+                ('owner_agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='owned_callbacks', to='callbacks.agent')),
             ],
             options={
-                "ordering": ["-created"],
-                "permissions": [
-                    ("manage_callbacks", "Can send to queue, purge, create, reschedule, cancel and recreate callbacks"),
-                    ("view_reports", "Can view and download reports"),
-                    ("manage_api_tokens", "Can create and revoke API tokens"),
-                ],
+                'ordering': ['-created'],
+                'permissions': [('manage_callbacks', 'Can send to queue, purge, create, reschedule, cancel and recreate callbacks'), ('view_reports', 'Can view and download reports'), ('manage_api_tokens', 'Can create and revoke API tokens')],
             },
         ),
         migrations.CreateModel(
-            name="AuditEntry",
+            name='AuditEntry',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("at", models.DateTimeField(db_index=True)),
-                ("actor", models.CharField(help_text="user:<name>, api:<token name>, or system", max_length=150)),
-                (
-                    "action",
-                    models.CharField(
-                        choices=[
-                            ("callback.requested", "Callback requested"),
-                            ("attempt.offered", "Attempt offered"),
-                            ("attempt.accepted", "Attempt accepted"),
-                            ("attempt.connected", "Attempt connected"),
-                            ("attempt.completed", "Attempt completed"),
-                            ("attempt.amended", "Attempt status amended"),
-                            ("attempt.wrapup_completed", "After call work ended"),
-                            ("attempt.no_answer_timeout", "No answer (timer)"),
-                            ("callback.released", "Returned to queue"),
-                            ("callback.sent_to_queue", "Sent to queue"),
-                            ("callback.cancelled", "Callback cancelled"),
-                            ("callback.purged", "Callback purged"),
-                            ("callback.aborted", "Callback aborted (schedule closed)"),
-                            ("business_process.stopped", "Callbacks stopped"),
-                            ("business_process.resumed", "Callbacks resumed"),
-                            ("business_process.schedule_opened", "Schedule opened"),
-                            ("business_process.schedule_closed", "Schedule closed"),
-                        ],
-                        max_length=50,
-                    ),
-                ),
-                ("callback_ref", models.CharField(blank=True, max_length=100)),
-                ("changes", models.JSONField(blank=True, default=dict, help_text="{field: [before, after]}")),
-                ("note", models.TextField(blank=True)),
-                (
-                    "user",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="audit_entries",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "business_process",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="audit_entries",
-                        to="callbacks.businessprocess",
-                    ),
-                ),
-                (
-                    "callback",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="audit_entries",
-                        to="callbacks.callback",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('at', models.DateTimeField(db_index=True)),
+                ('actor', models.CharField(help_text='user:<name>, api:<token name>, or system', max_length=150)),
+                ('action', models.CharField(choices=[('callback.requested', 'Callback requested'), ('attempt.offered', 'Attempt offered'), ('attempt.accepted', 'Attempt accepted'), ('attempt.connected', 'Attempt connected'), ('attempt.completed', 'Attempt completed'), ('attempt.amended', 'Attempt status amended'), ('attempt.wrapup_completed', 'After call work ended'), ('attempt.no_answer_timeout', 'No answer (timer)'), ('callback.released', 'Returned to queue'), ('callback.sent_to_queue', 'Sent to queue'), ('callback.cancelled', 'Callback cancelled'), ('callback.purged', 'Callback purged'), ('callback.aborted', 'Callback aborted (schedule closed)'), ('business_process.stopped', 'Callbacks stopped'), ('business_process.resumed', 'Callbacks resumed'), ('business_process.schedule_opened', 'Schedule opened'), ('business_process.schedule_closed', 'Schedule closed')], max_length=50)),
+                ('callback_ref', models.CharField(blank=True, max_length=100)),
+                ('changes', models.JSONField(blank=True, default=dict, help_text='{field: [before, after]}')),
+                ('note', models.TextField(blank=True)),
+                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_entries', to=settings.AUTH_USER_MODEL)),
+                ('business_process', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_entries', to='callbacks.businessprocess')),
+                ('callback', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_entries', to='callbacks.callback')),
             ],
             options={
-                "verbose_name_plural": "audit entries",
-                "ordering": ["-at", "-id"],
+                'verbose_name_plural': 'audit entries',
+                'ordering': ['-at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="Attempt",
+            name='Attempt',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("number", models.PositiveSmallIntegerField()),
-                ("offered_at", models.DateTimeField(blank=True, null=True)),
-                ("accepted_at", models.DateTimeField(blank=True, null=True)),
-                ("connected_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "answered_by",
-                    models.CharField(
-                        blank=True, choices=[("person", "Person"), ("voicemail", "Voicemail")], max_length=20
-                    ),
-                ),
-                ("completed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "completion_status",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("handled", "Handled"),
-                            ("answering_machine", "Answering Machine"),
-                            ("no_answer", "No Answer"),
-                            ("cancel", "Cancel"),
-                            ("callback_requested", "Callback Requested"),
-                            ("wrong_destination", "Wrong Destination"),
-                            ("aborted", "Aborted"),
-                            ("withdrawn", "Withdrawn"),
-                        ],
-                        max_length=30,
-                    ),
-                ),
-                (
-                    "completed_by_timer",
-                    models.BooleanField(default=False, help_text="No Answer set by the system, not the agent."),
-                ),
-                ("acw_ended_at", models.DateTimeField(blank=True, null=True, verbose_name="ACW end")),
-                (
-                    "agent",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="attempts",
-                        to="callbacks.agent",
-                    ),
-                ),
-                (
-                    "callback",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="attempt_set", to="callbacks.callback"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('number', models.PositiveSmallIntegerField()),
+                ('offered_at', models.DateTimeField(blank=True, null=True)),
+                ('accepted_at', models.DateTimeField(blank=True, null=True)),
+                ('connected_at', models.DateTimeField(blank=True, null=True)),
+                ('answered_by', models.CharField(blank=True, choices=[('person', 'Person'), ('voicemail', 'Voicemail')], max_length=20)),
+                ('completed_at', models.DateTimeField(blank=True, null=True)),
+                ('completion_status', models.CharField(blank=True, choices=[('handled', 'Handled'), ('answering_machine', 'Answering Machine'), ('no_answer', 'No Answer'), ('cancel', 'Cancel'), ('callback_requested', 'Callback Requested'), ('wrong_destination', 'Wrong Destination'), ('aborted', 'Aborted'), ('withdrawn', 'Withdrawn')], max_length=30)),
+                ('completed_by_timer', models.BooleanField(default=False, help_text='No Answer set by the system, not the agent.')),
+                ('acw_ended_at', models.DateTimeField(blank=True, null=True, verbose_name='ACW end')),
+                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='attempts', to='callbacks.agent')),
+                ('callback', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_set', to='callbacks.callback')),
             ],
             options={
-                "ordering": ["callback", "number"],
+                'ordering': ['callback', 'number'],
             },
         ),
         migrations.CreateModel(
-            name="ScheduleException",
+            name='ScheduleException',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("date", models.DateField()),
-                ("start", models.TimeField(blank=True, null=True)),
-                ("end", models.TimeField(blank=True, null=True)),
-                ("note", models.CharField(blank=True, max_length=200)),
-                (
-                    "business_process",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="schedule_exceptions",
-                        to="callbacks.businessprocess",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('date', models.DateField()),
+                ('start', models.TimeField(blank=True, null=True)),
+                ('end', models.TimeField(blank=True, null=True)),
+                ('note', models.CharField(blank=True, max_length=200)),
+                ('business_process', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='schedule_exceptions', to='callbacks.businessprocess')),
             ],
             options={
-                "ordering": ["date", "start"],
+                'ordering': ['date', 'start'],
             },
         ),
         migrations.CreateModel(
-            name="ScheduleRange",
+            name='ScheduleRange',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "weekday",
-                    models.PositiveSmallIntegerField(
-                        choices=[
-                            (0, "Monday"),
-                            (1, "Tuesday"),
-                            (2, "Wednesday"),
-                            (3, "Thursday"),
-                            (4, "Friday"),
-                            (5, "Saturday"),
-                            (6, "Sunday"),
-                        ]
-                    ),
-                ),
-                ("start", models.TimeField()),
-                ("end", models.TimeField()),
-                (
-                    "business_process",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="schedule_ranges",
-                        to="callbacks.businessprocess",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')])),
+                ('start', models.TimeField()),
+                ('end', models.TimeField()),
+                ('business_process', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='schedule_ranges', to='callbacks.businessprocess')),
             ],
             options={
-                "ordering": ["weekday", "start"],
+                'ordering': ['weekday', 'start'],
             },
         ),
         migrations.AddIndex(
-            model_name="callback",
-            index=models.Index(fields=["business_process", "state"], name="callback_bp_state"),
+            model_name='callback',
+            index=models.Index(fields=['business_process', 'state'], name='callback_bp_state'),
         ),
         migrations.AddIndex(
-            model_name="callback",
-            index=models.Index(fields=["phone"], name="callback_phone"),
+            model_name='callback',
+            index=models.Index(fields=['phone'], name='callback_phone'),
         ),
         migrations.AddIndex(
-            model_name="callback",
-            index=models.Index(condition=models.Q(("due_at__isnull", False)), fields=["due_at"], name="callback_due"),
+            model_name='callback',
+            index=models.Index(condition=models.Q(('due_at__isnull', False)), fields=['due_at'], name='callback_due'),
         ),
         migrations.AddIndex(
-            model_name="callback",
-            index=models.Index(fields=["business_process", "completed_at"], name="callback_bp_completed"),
+            model_name='callback',
+            index=models.Index(fields=['business_process', 'completed_at'], name='callback_bp_completed'),
         ),
         migrations.AddIndex(
-            model_name="callback",
-            index=models.Index(fields=["completed_at"], name="callback_completed"),
+            model_name='callback',
+            index=models.Index(fields=['completed_at'], name='callback_completed'),
         ),
         migrations.AddIndex(
-            model_name="callback",
-            index=models.Index(fields=["created"], name="callback_created"),
+            model_name='callback',
+            index=models.Index(fields=['created'], name='callback_created'),
         ),
         migrations.AddConstraint(
-            model_name="callback",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(
-                        ("completed_at__isnull", False),
-                        ("state", "completed"),
-                        models.Q(("end_state", ""), _negated=True),
-                    ),
-                    models.Q(models.Q(("state", "completed"), _negated=True), ("end_state", "")),
-                    _connector="OR",
-                ),
-                name="callback_end_state_iff_completed",
-            ),
+            model_name='callback',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('completed_at__isnull', False), ('state', 'completed'), models.Q(('end_state', ''), _negated=True)), models.Q(models.Q(('state', 'completed'), _negated=True), ('end_state', '')), _connector='OR'), name='callback_end_state_iff_completed'),
         ),
         migrations.AddIndex(
-            model_name="auditentry",
-            index=models.Index(fields=["callback", "at"], name="audit_callback_at"),
+            model_name='auditentry',
+            index=models.Index(fields=['callback', 'at'], name='audit_callback_at'),
         ),
         migrations.AddIndex(
-            model_name="auditentry",
-            index=models.Index(fields=["business_process", "at"], name="audit_bp_at"),
+            model_name='auditentry',
+            index=models.Index(fields=['business_process', 'at'], name='audit_bp_at'),
         ),
         migrations.AddIndex(
-            model_name="attempt",
-            index=models.Index(fields=["acw_ended_at"], name="attempt_acw_ended"),
+            model_name='attempt',
+            index=models.Index(fields=['acw_ended_at'], name='attempt_acw_ended'),
         ),
         migrations.AddIndex(
-            model_name="attempt",
-            index=models.Index(fields=["agent", "offered_at"], name="attempt_agent_offered"),
+            model_name='attempt',
+            index=models.Index(fields=['agent', 'offered_at'], name='attempt_agent_offered'),
         ),
         migrations.AddConstraint(
-            model_name="attempt",
-            constraint=models.UniqueConstraint(fields=("callback", "number"), name="attempt_unique_number"),
+            model_name='attempt',
+            constraint=models.UniqueConstraint(fields=('callback', 'number'), name='attempt_unique_number'),
         ),
         migrations.AddIndex(
-            model_name="scheduleexception",
-            index=models.Index(fields=["business_process", "date"], name="schedule_exception_bp_date"),
+            model_name='scheduleexception',
+            index=models.Index(fields=['business_process', 'date'], name='schedule_exception_bp_date'),
         ),
         migrations.AddIndex(
-            model_name="schedulerange",
-            index=models.Index(fields=["business_process", "weekday"], name="schedule_range_bp_day"),
+            model_name='schedulerange',
+            index=models.Index(fields=['business_process', 'weekday'], name='schedule_range_bp_day'),
         ),
     ]

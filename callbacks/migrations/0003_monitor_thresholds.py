@@ -5,28 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("callbacks", "0002_roles"),
+        ('callbacks', '0002_roles'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="businessprocess",
-            name="failed_pct_threshold",
-            field=models.PositiveSmallIntegerField(
-                default=30,
-                help_text="The monitor marks the business process when more than this percentage of Proc failed.",
-                validators=[django.core.validators.MaxValueValidator(100)],
-                verbose_name="% Clbk Fail threshold",
-            ),
+            model_name='businessprocess',
+            name='failed_pct_threshold',
+            field=models.PositiveSmallIntegerField(default=30, help_text='The monitor marks the business process when more than this percentage of Proc failed.', validators=[django.core.validators.MaxValueValidator(100)], verbose_name='% Clbk Fail threshold'),
         ),
         migrations.AddField(
-            model_name="businessprocess",
-            name="to_be_processed_threshold",
-            field=models.PositiveIntegerField(
-                default=50,
-                help_text="The monitor marks the business process when more callbacks than this wait.",
-                verbose_name="Clbk To Be Proc threshold",
-            ),
+            model_name='businessprocess',
+            name='to_be_processed_threshold',
+            field=models.PositiveIntegerField(default=50, help_text='The monitor marks the business process when more callbacks than this wait.', verbose_name='Clbk To Be Proc threshold'),
         ),
     ]

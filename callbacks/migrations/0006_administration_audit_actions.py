@@ -4,43 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("callbacks", "0005_audit_rescheduled_recreated"),
+        ('callbacks', '0005_audit_rescheduled_recreated'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="auditentry",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("callback.requested", "Callback requested"),
-                    ("attempt.offered", "Attempt offered"),
-                    ("attempt.accepted", "Attempt accepted"),
-                    ("attempt.connected", "Attempt connected"),
-                    ("attempt.completed", "Attempt completed"),
-                    ("attempt.amended", "Attempt status amended"),
-                    ("attempt.wrapup_completed", "After call work ended"),
-                    ("attempt.no_answer_timeout", "No answer (timer)"),
-                    ("callback.released", "Returned to queue"),
-                    ("callback.sent_to_queue", "Sent to queue"),
-                    ("callback.rescheduled", "Callback rescheduled"),
-                    ("callback.recreated", "Callback recreated"),
-                    ("callback.cancelled", "Callback cancelled"),
-                    ("callback.purged", "Callback purged"),
-                    ("callback.aborted", "Callback aborted (schedule closed)"),
-                    ("business_process.stopped", "Callbacks stopped"),
-                    ("business_process.resumed", "Callbacks resumed"),
-                    ("business_process.schedule_opened", "Schedule opened"),
-                    ("business_process.schedule_closed", "Schedule closed"),
-                    ("business_process.created", "Business process created"),
-                    ("business_process.changed", "Business process renamed"),
-                    ("business_process.deactivated", "Business process deactivated"),
-                    ("business_process.reactivated", "Business process reactivated"),
-                    ("api_token.issued", "API token issued"),
-                    ("api_token.revoked", "API token revoked"),
-                ],
-                max_length=50,
-            ),
+            model_name='auditentry',
+            name='action',
+            field=models.CharField(choices=[('callback.requested', 'Callback requested'), ('attempt.offered', 'Attempt offered'), ('attempt.accepted', 'Attempt accepted'), ('attempt.connected', 'Attempt connected'), ('attempt.completed', 'Attempt completed'), ('attempt.amended', 'Attempt status amended'), ('attempt.wrapup_completed', 'After call work ended'), ('attempt.no_answer_timeout', 'No answer (timer)'), ('callback.released', 'Returned to queue'), ('callback.sent_to_queue', 'Sent to queue'), ('callback.rescheduled', 'Callback rescheduled'), ('callback.recreated', 'Callback recreated'), ('callback.cancelled', 'Callback cancelled'), ('callback.purged', 'Callback purged'), ('callback.aborted', 'Callback aborted (schedule closed)'), ('business_process.stopped', 'Callbacks stopped'), ('business_process.resumed', 'Callbacks resumed'), ('business_process.schedule_opened', 'Schedule opened'), ('business_process.schedule_closed', 'Schedule closed'), ('business_process.created', 'Business process created'), ('business_process.changed', 'Business process renamed'), ('business_process.deactivated', 'Business process deactivated'), ('business_process.reactivated', 'Business process reactivated'), ('api_token.issued', 'API token issued'), ('api_token.revoked', 'API token revoked')], max_length=50),
         ),
     ]

@@ -7,59 +7,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("callbacks", "0007_timing_audit_actions"),
+        ('callbacks', '0007_timing_audit_actions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="CancellationSummary",
+            name='CancellationSummary',
             fields=[
-                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ("created", models.DateTimeField(auto_now_add=True)),
-                ("rows", models.JSONField(default=list, help_text="One object per callback: the CSV's columns.")),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="cancellation_summaries",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('created', models.DateTimeField(auto_now_add=True)),
+                ('rows', models.JSONField(default=list, help_text="One object per callback: the CSV's columns.")),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cancellation_summaries', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name_plural": "cancellation summaries",
-                "ordering": ["-created"],
+                'verbose_name_plural': 'cancellation summaries',
+                'ordering': ['-created'],
             },
         ),
         migrations.CreateModel(
-            name="UserPreferences",
+            name='UserPreferences',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "times_in_utc",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Otherwise each callback's business process time zone.",
-                        verbose_name="Times in UTC",
-                    ),
-                ),
-                (
-                    "clock_24h",
-                    models.BooleanField(default=True, help_text="Otherwise AM/PM.", verbose_name="24-hour clock"),
-                ),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="callback_preferences",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('times_in_utc', models.BooleanField(default=False, help_text="Otherwise each callback's business process time zone.", verbose_name='Times in UTC')),
+                ('clock_24h', models.BooleanField(default=True, help_text='Otherwise AM/PM.', verbose_name='24-hour clock')),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='callback_preferences', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name_plural": "user preferences",
+                'verbose_name_plural': 'user preferences',
             },
         ),
     ]

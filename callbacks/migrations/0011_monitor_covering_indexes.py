@@ -4,29 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("callbacks", "0010_attempt_offered_unsettled"),
+        ('callbacks', '0010_attempt_offered_unsettled'),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name="attempt",
-            name="attempt_bp_acw_ended",
+            model_name='attempt',
+            name='attempt_bp_acw_ended',
         ),
         migrations.RemoveIndex(
-            model_name="callback",
-            name="callback_bp_completed",
+            model_name='callback',
+            name='callback_bp_completed',
         ),
         migrations.AddIndex(
-            model_name="attempt",
-            index=models.Index(
-                fields=["business_process", "acw_ended_at"], include=("accepted_at",), name="attempt_bp_acw_ended"
-            ),
+            model_name='attempt',
+            index=models.Index(fields=['business_process', 'acw_ended_at'], include=('accepted_at',), name='attempt_bp_acw_ended'),
         ),
         migrations.AddIndex(
-            model_name="callback",
-            index=models.Index(
-                fields=["business_process", "completed_at"], include=("end_state",), name="callback_bp_completed"
-            ),
+            model_name='callback',
+            index=models.Index(fields=['business_process', 'completed_at'], include=('end_state',), name='callback_bp_completed'),
         ),
     ]

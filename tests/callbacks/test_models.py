@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from callbacks.models import BusinessProcess, ScheduleException, ScheduleRange
-from callbacks.schedule import is_open, open_ranges_on
+from callbacks.schedule import is_open, load_schedules, open_ranges_on
 
 pytestmark = pytest.mark.django_db
 
@@ -344,6 +344,24 @@ def test_closed_day_exception_overrides_the_week(bp):
     assert open_ranges_on(bp, CHRISTMAS) == []
     assert is_open(bp, utc(2026, 12, 24, 12))
     assert is_open(bp, utc(2026, 12, 26, 12))
+
+
+def test_schedules_loaded_for_an_instant_answer_any_other_day_from_the_database(bp, django_assert_num_queries):
+    """load_schedules(at=…) loads only what decides that instant (the monitor's and the timers' case); asked
+    about another day, the schedule is read from the database rather than taken as closed."""
+    for day in range(7):
+        add_range(bp, day, time(8), time(18))
+    add_exception(bp, CHRISTMAS)  # a Friday
+    add_exception(bp, date(2026, 12, 26), time(10), time(12))
+    christmas_noon = utc(2026, 12, 25, 12)
+    loaded = BusinessProcess.objects.get(pk=bp.pk)
+
+    with django_assert_num_queries(2):
+        load_schedules([loaded], at=christmas_noon)
+    with django_assert_num_queries(0):
+        assert not is_open(loaded, christmas_noon)
+    assert open_ranges_on(loaded, date(2026, 12, 26)) == [(time(10), time(12))]
+    assert is_open(loaded, utc(2026, 12, 24, 12))  # a Thursday: its ranges were not loaded
 
 
 def test_special_hours_replace_the_week_that_day(bp):
