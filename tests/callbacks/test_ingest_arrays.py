@@ -149,37 +149,18 @@ def test_a_copy_recorded_elsewhere_meanwhile_makes_the_chunk_apply_one_event_at_
         pytest.skip("needs two concurrent writers (PostgreSQL)")
     make_business_process("SALES")
     copied, other = requested("cb-1"), requested("cb-2")
-    recorded, release = threading.Event(), threading.Event()
 
-    def other_request() -> None:
-        with transaction.atomic():
-            IngestedEvent.objects.create(
-                event_id=copied["event_id"],
-                type="callback.requested",
-                callback_ref="cb-elsewhere",
-                response={"event_id": copied["event_id"], "result": "applied"},
-            )
-            recorded.set()
-            release.wait(30)
-        connections.close_all()
+    def record_the_copy() -> None:
+        IngestedEvent.objects.create(
+            event_id=copied["event_id"],
+            type="callback.requested",
+            callback_ref="cb-elsewhere",
+            response={"event_id": copied["event_id"], "result": "applied"},
+        )
 
-    writer = threading.Thread(target=other_request)
-    writer.start()
-    assert recorded.wait(30)
-    answer = {}
+    response = _post_while_another_transaction_writes(api, [copied, other], record_the_copy)
 
-    def post_the_array() -> None:
-        answer["response"] = api.post("/api/v1/events/", [copied, other], format="json")
-        connections.close_all()
-
-    poster = threading.Thread(target=post_the_array)
-    poster.start()
-    _wait_until_a_backend_waits_for_a_lock()
-    release.set()
-    writer.join(30)
-    poster.join(30)
-
-    results = answer["response"].json()["results"]
+    results = response.json()["results"]
     assert [r["result"] for r in results] == ["duplicate", "applied"]
     assert list(Callback.objects.values_list("external_id", flat=True)) == ["cb-2"]
 
@@ -193,24 +174,41 @@ def test_a_callback_id_taken_elsewhere_meanwhile_makes_the_chunk_apply_one_event
         pytest.skip("needs two concurrent writers (PostgreSQL)")
     business_process = make_business_process("SALES")
     taken, other = requested("cb-1"), requested("cb-2")
-    inserted, release = threading.Event(), threading.Event()
+
+    def insert_the_callback() -> None:
+        Callback.objects.create(
+            external_id="cb-1", business_process=business_process, phone="+12125550199", created=timezone.now()
+        )
+
+    response = _post_while_another_transaction_writes(api, [taken, other], insert_the_callback)
+
+    results = response.json()["results"]
+    assert [r["result"] for r in results] == ["rejected", "applied"]
+    assert results[0]["error"] == "Callback cb-1 already exists."
+    assert Callback.objects.get(external_id="cb-1").phone == "+12125550199", "the other request's callback stays"
+    assert list(AuditEntry.objects.values_list("callback_ref", flat=True)) == ["cb-2"]
+    assert list(IngestedEvent.objects.values_list("callback_ref", flat=True)) == ["cb-2"]
+
+
+def _post_while_another_transaction_writes(api, batch: list[dict], write):
+    """Post ``batch`` while another transaction has run ``write`` and not yet committed: the chunk waits for that
+    transaction's row, which then commits. Returns the answer to the post."""
+    written, release = threading.Event(), threading.Event()
 
     def other_request() -> None:
         with transaction.atomic():
-            Callback.objects.create(
-                external_id="cb-1", business_process=business_process, phone="+12125550199", created=timezone.now()
-            )
-            inserted.set()
+            write()
+            written.set()
             release.wait(30)
         connections.close_all()
 
     writer = threading.Thread(target=other_request)
     writer.start()
-    assert inserted.wait(30)
+    assert written.wait(30)
     answer = {}
 
     def post_the_array() -> None:
-        answer["response"] = api.post("/api/v1/events/", [taken, other], format="json")
+        answer["response"] = api.post("/api/v1/events/", batch, format="json")
         connections.close_all()
 
     poster = threading.Thread(target=post_the_array)
@@ -219,13 +217,7 @@ def test_a_callback_id_taken_elsewhere_meanwhile_makes_the_chunk_apply_one_event
     release.set()
     writer.join(30)
     poster.join(30)
-
-    results = answer["response"].json()["results"]
-    assert [r["result"] for r in results] == ["rejected", "applied"]
-    assert results[0]["error"] == "Callback cb-1 already exists."
-    assert Callback.objects.get(external_id="cb-1").phone == "+12125550199", "the other request's callback stays"
-    assert list(AuditEntry.objects.values_list("callback_ref", flat=True)) == ["cb-2"]
-    assert list(IngestedEvent.objects.values_list("callback_ref", flat=True)) == ["cb-2"]
+    return answer["response"]
 
 
 def _wait_until_a_backend_waits_for_a_lock(timeout: float = 30) -> None:
