@@ -43,6 +43,9 @@ def callbacks_page(browser, asgi_server, transactional_db, make_user):
         page.fill("#id_password", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_selector("#cbp-page")
+        # The page's script comes after the list: until the document has loaded, a click or a key on a row may
+        # reach a page without its handlers (seen in CI: Enter on the row menu button opened nothing).
+        page.wait_for_load_state("load")
         return page
 
     yield open_as
