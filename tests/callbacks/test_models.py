@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from callbacks.models import BusinessProcess, ScheduleException, ScheduleRange
-from callbacks.schedule import is_open, load_schedules, open_ranges_on
+from callbacks.schedule import is_open, open_at, open_ranges_on
 
 pytestmark = pytest.mark.django_db
 
@@ -346,22 +346,37 @@ def test_closed_day_exception_overrides_the_week(bp):
     assert is_open(bp, utc(2026, 12, 26, 12))
 
 
-def test_schedules_loaded_for_an_instant_answer_any_other_day_from_the_database(bp, django_assert_num_queries):
-    """load_schedules(at=…) loads only what decides that instant (the monitor's and the timers' case); asked
-    about another day, the schedule is read from the database rather than taken as closed."""
-    for day in range(7):
-        add_range(bp, day, time(8), time(18))
-    add_exception(bp, CHRISTMAS)  # a Friday
-    add_exception(bp, date(2026, 12, 26), time(10), time(12))
-    christmas_noon = utc(2026, 12, 25, 12)
-    loaded = BusinessProcess.objects.get(pk=bp.pk)
+def test_open_at_agrees_with_is_open_for_many_business_processes(db, django_assert_num_queries):
+    """open_at, the monitor's and the timers' way of asking every business process at once, answers as is_open
+    does, in two queries whatever the number: weekly ranges, closed days, special hours, local time zones."""
+    week = BusinessProcess.objects.create(code="WEEK", name="Week", time_zone="Europe/Paris")
+    holiday = BusinessProcess.objects.create(code="HOLIDAY", name="Holiday", time_zone="America/New_York")
+    special = BusinessProcess.objects.create(code="SPECIAL", name="Special", time_zone="Asia/Tokyo")
+    BusinessProcess.objects.create(code="NONE", name="No hours")
+    for business_process in (week, holiday, special):
+        for day in range(5):
+            add_range(business_process, day, time(8), time(18))
+    add_range(week, 5, time(22), time(0))  # Saturday evening, to midnight
+    add_exception(holiday, CHRISTMAS)  # a Friday, closed
+    add_exception(special, date(2026, 12, 26), time(10), time(12))  # a Saturday, open in the morning
+    instants = [utc(2026, 12, day, hour, minute) for day in (24, 25, 26) for hour in range(24) for minute in (0, 59)]
+    every = BusinessProcess.objects.all()
+    time_zones = dict(every.values_list("pk", "time_zone"))
 
-    with django_assert_num_queries(2):
-        load_schedules([loaded], at=christmas_noon)
-    with django_assert_num_queries(0):
-        assert not is_open(loaded, christmas_noon)
-    assert open_ranges_on(loaded, date(2026, 12, 26)) == [(time(10), time(12))]
-    assert is_open(loaded, utc(2026, 12, 24, 12))  # a Thursday: its ranges were not loaded
+    answers = {}
+    with django_assert_num_queries(2 * len(instants)):
+        for instant in instants:
+            answers[instant] = open_at(every, time_zones, instant)
+
+    for instant in instants:
+        expected = {bp.pk for bp in every if is_open(bp, instant)}
+        assert answers[instant] == expected, instant
+    assert holiday.pk not in answers[utc(2026, 12, 25, 15)], "closed on Christmas Day (10:00 in New York)"
+    assert holiday.pk in answers[utc(2026, 12, 24, 15)]
+    assert special.pk in answers[utc(2026, 12, 26, 2)], "11:00 in Tokyo on a Saturday: the special hours"
+    assert week.pk in answers[utc(2026, 12, 26, 22, 59)], "23:59 in Paris on Saturday"
+    some = every.filter(code__in=["WEEK", "NONE"])
+    assert open_at(some, dict(some.values_list("pk", "time_zone")), utc(2026, 12, 24, 12)) == {week.pk}
 
 
 def test_special_hours_replace_the_week_that_day(bp):
