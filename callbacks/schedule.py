@@ -48,8 +48,8 @@ def open_ranges_on(business_process: BusinessProcess, day: date) -> Ranges:
 def load_schedules(business_processes: list[BusinessProcess]) -> None:
     """Load the schedules of many business processes in two flat queries, without building model objects."""
     by_pk = {bp.pk: bp for bp in business_processes}
-    ranges = ScheduleRange.objects.filter(business_process_id__any=list(by_pk))
-    dated = ScheduleException.objects.filter(business_process_id__any=list(by_pk))
+    ranges = ScheduleRange.objects.filter(business_process_id__any=by_pk.keys())
+    dated = ScheduleException.objects.filter(business_process_id__any=by_pk.keys())
     weekly: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     for pk, weekday, start, end in ranges.values_list("business_process_id", "weekday", "start", "end"):
         weekly[pk][weekday].append((start, end))
@@ -81,10 +81,10 @@ def open_at(business_processes: QuerySet[BusinessProcess], time_zones: Mapping[i
     selected = business_processes.values("pk")
     weekly: dict[tuple[int, int], Ranges] = defaultdict(list)
     ranges = ScheduleRange.objects.filter(business_process__in=selected, weekday__in={day.weekday() for day in days})
-    for pk, weekday, start, end in ranges.values_list("business_process_id", "weekday", "start", "end"):
+    for pk, weekday, start, end in ranges.order_by().values_list("business_process_id", "weekday", "start", "end"):
         weekly[pk, weekday].append((start, end))
     dated: dict[tuple[int, date], list] = defaultdict(list)
-    exceptions = ScheduleException.objects.filter(business_process__in=selected, date__in=days)
+    exceptions = ScheduleException.objects.filter(business_process__in=selected, date__in=days).order_by()
     for pk, day, start, end in exceptions.values_list("business_process_id", "date", "start", "end"):
         dated[pk, day].append((start, end))
     open_ids = set()

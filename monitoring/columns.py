@@ -33,11 +33,24 @@ from operator import or_
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from callbacks.choices import CallbackState, EndState
-from callbacks.models import Attempt, BusinessProcess, Callback
+from callbacks.models import BusinessProcess, Callback
 from callbacks.schedule import is_open, open_at
 
 STOPPED, ACTIVE, OFF_SCHEDULE = "stopped", "active", "off_schedule"
@@ -253,10 +266,6 @@ def _one_snapshot():
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            # Each of the queries reads a few hundred short index ranges: starting parallel workers for them costs
-            # more than they share (measured: the shift counts took a quarter longer), and takes the cores the
-            # web processes need.
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         yield
 
 
@@ -276,7 +285,7 @@ ROW_FIELDS = (
 def _compute_rows(now: datetime, business_process_ids: list[int] | None) -> Monitor:
     business_processes = BusinessProcess.objects.filter(is_active=True)
     if business_process_ids is not None:
-        business_processes = business_processes.filter(pk__any=business_process_ids)
+        business_processes = business_processes.filter(pk__any=set(business_process_ids))
     # Tuples, not model objects: for a thousand business processes, building the objects cost a third of what the
     # columns' queries do.
     facts = list(business_processes.values_list(*ROW_FIELDS))
@@ -295,8 +304,9 @@ def _compute_rows(now: datetime, business_process_ids: list[int] | None) -> Moni
         for pk, code, name, zone, shift_starts, is_stopped, to_be_processed_threshold, failed_pct_threshold in facts
     }
     if rows:
-        _count_callbacks(rows)
-        _sum_handle_times(rows)
+        shift_start = shift_start_of_each({pk: row.shift_start for pk, row in rows.items()})
+        _count_callbacks(business_processes, rows, shift_start)
+        _sum_handle_times(business_processes, rows, shift_start)
     ordered = list(rows.values())
     return Monitor(rows=ordered, totals=totals(ordered, now), computed_at=now)
 
@@ -316,11 +326,11 @@ def totals(rows: list[Row], now: datetime) -> Row:
     )
 
 
-def group_by_shift_start(shift_starts: dict[int, datetime]) -> list[tuple[datetime, list[int]]]:
+def group_by_shift_start(shift_starts: dict[int, datetime]) -> list[tuple[datetime, set[int]]]:
     """The business processes (ids) whose shifts began at each distinct instant: few, however many processes."""
-    groups: dict[datetime, list[int]] = defaultdict(list)
+    groups: dict[datetime, set[int]] = defaultdict(set)
     for pk, instant in shift_starts.items():
-        groups[instant].append(pk)  # a dict, not a sort: comparing datetimes of different time zones is slow
+        groups[instant].add(pk)  # a dict, not a sort: comparing datetimes of different time zones is slow
     return list(groups.items())
 
 
@@ -335,63 +345,72 @@ def per_business_process(shift_filter: Callable[[datetime], Q], shift_starts: di
     return reduce(or_, terms) if terms else Q(pk__in=[])
 
 
-def union_per_shift_start(
-    aggregate: QuerySet, shift_filter: Callable[[datetime], Q], shift_starts: dict[int, datetime]
-) -> QuerySet | list:
-    """One query: the ``aggregate`` (grouped by business process) of each group of business processes whose shifts
-    began at the same instant, filtered from that instant, joined with UNION ALL.
+def shift_start_of_each(shift_starts: dict[int, datetime]) -> Case:
+    """Each business process's shift start as an expression on the business process (one branch per distinct
+    instant): what a business process's callbacks of the shift are joined on."""
+    branches = [When(pk__any=pks, then=Value(instant)) for instant, pks in group_by_shift_start(shift_starts)]
+    return Case(*branches, output_field=DateTimeField())
 
-    Not one filter ORing the groups (as ``per_business_process``): PostgreSQL answers an OR with a bitmap scan,
-    which visits the rows, scattered over the table; each part alone is an index range it reads from a covering
-    index alone.
-    """
-    parts = [
-        aggregate.filter(shift_filter(instant), business_process_id__any=pks)
-        for instant, pks in group_by_shift_start(shift_starts)
+
+def through(relation: str, condition: Q) -> Q:
+    """A filter written for callbacks (or attempts), applied to them from the business process, through
+    ``relation``: so that the count and the list of the callbacks behind it share one definition."""
+    children = [
+        through(relation, child) if isinstance(child, Q) else (f"{relation}__{child[0]}", child[1])
+        for child in condition.children
     ]
-    return parts[0].union(*parts[1:], all=True) if parts else []
+    return Q(*children, _connector=condition.connector, _negated=condition.negated)
 
 
-def _count_callbacks(rows: dict[int, Row]) -> None:
+def _count_callbacks(business_processes: QuerySet[BusinessProcess], rows: dict[int, Row], shift_start: Case) -> None:
     to_be_processed = (
-        Callback.objects.filter(TO_BE_PROCESSED, business_process_id__any=list(rows))
-        .values("business_process_id")
-        .annotate(n=Count("*"))  # not Count("pk"): reading the id would forbid an index-only scan
+        Callback.objects.filter(TO_BE_PROCESSED, business_process_id__any=rows.keys())
+        .values_list("business_process_id")
+        .annotate(n=Count("*"))  # not Count("pk"): reading the id would forbid an index-only scan of callback_open_bp
         .order_by()
     )
-    for count in to_be_processed:
-        rows[count["business_process_id"]].to_be_processed = count["n"]
+    for pk, n in to_be_processed:
+        rows[pk].to_be_processed = n
 
-    # Only callbacks that ended during their business process's current shift are read, so the end state alone
-    # tells which column counts them.
+    # Each business process joined with its callbacks that ended during its current shift: PostgreSQL reads them as
+    # one range of the index callback_bp_completed per business process, from the index alone. Only those are read,
+    # so the end state alone tells which column counts them; completed_at (never null in the shift) is counted,
+    # being in the index (the ids are not).
     ended = (
-        Callback.objects.values("business_process_id")
-        # completed_at (never null here) rather than pk: callback_bp_completed holds all this reads, not the ids.
+        business_processes.annotate(
+            shift=FilteredRelation("callbacks", condition=through("callbacks", ended_since(shift_start)))
+        )
+        .values_list("pk")
         .annotate(
-            proc=Count("completed_at", filter=PROCESSED),
-            reached=Count("completed_at", filter=REACHED),
-            purged=Count("completed_at", filter=PURGED),
+            proc=Count("shift__completed_at", filter=through("shift", PROCESSED)),
+            reached=Count("shift__completed_at", filter=through("shift", REACHED)),
+            purged=Count("shift__completed_at", filter=through("shift", PURGED)),
         )
         .order_by()
     )
-    for count in union_per_shift_start(ended, ended_since, {pk: row.shift_start for pk, row in rows.items()}):
-        row = rows[count["business_process_id"]]
-        row.proc, row.reached, row.purged = count["proc"], count["reached"], count["purged"]
+    for pk, proc, reached, purged in ended:
+        row = rows[pk]
+        row.proc, row.reached, row.purged = proc, reached, purged
 
 
-def _sum_handle_times(rows: dict[int, Row]) -> None:
-    handle_time = ExpressionWrapper(F("acw_ended_at") - F("accepted_at"), output_field=DurationField())
-
+def _sum_handle_times(business_processes: QuerySet[BusinessProcess], rows: dict[int, Row], shift_start: Case) -> None:
+    # As for Proc: a range of attempt_bp_acw_ended per business process, from the index alone.
     handled = (
-        Attempt.objects.filter(ACCEPTED)
-        .values("business_process_id")
-        .annotate(n=Count("acw_ended_at"), total=Sum(handle_time))  # all in attempt_bp_acw_ended (not the ids)
+        business_processes.annotate(
+            shift=FilteredRelation("attempts", condition=through("attempts", handled_attempts_filter(shift_start)))
+        )
+        .values_list("pk")
+        .annotate(
+            n=Count("shift__acw_ended_at"),
+            total=Sum(
+                ExpressionWrapper(F("shift__acw_ended_at") - F("shift__accepted_at"), output_field=DurationField())
+            ),
+        )
         .order_by()
     )
-    shift_starts = {pk: row.shift_start for pk, row in rows.items()}
-    for total in union_per_shift_start(handled, wrapped_up_since, shift_starts):
-        row = rows[total["business_process_id"]]
-        row.handled_attempts, row.handle_seconds = total["n"], total["total"].total_seconds()
+    for pk, n, total in handled:
+        if n:
+            rows[pk].handled_attempts, rows[pk].handle_seconds = n, total.total_seconds()
 
 
 def format_duration(seconds: float | None) -> str:
