@@ -63,7 +63,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -505,40 +505,35 @@ def measure_columns(args: argparse.Namespace) -> None:
 
 def _whole_floor(now: datetime) -> dict[str, tuple[str, datetime]]:
     """What the floor (b) takes as given, read without the ORM: the business processes and the schedule rows that
-    decide whether each is open now, then their shift starts and CLBK Stat by the product's own rules (one
-    implementation of those). Returns code → (status, shift start)."""
+    decide whether each is open now (tuples, on a cursor), then their shift starts and CLBK Stat by the product's own
+    rules (one implementation of those, as compute_rows uses them). Returns code → (status, shift start)."""
     from django.db import connection
 
-    from callbacks.models import BusinessProcess
-    from monitoring.columns import current_shift_start, status
+    from callbacks.schedule import local_dates, open_among
+    from monitoring.columns import clbk_stat, shift_start_at
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, code, time_zone, shift_starts, is_stopped FROM callbacks_businessprocess WHERE is_active"
+            "SELECT id, code, time_zone, shift_starts::text, is_stopped FROM callbacks_businessprocess WHERE is_active"
         )
-        processes = [
-            BusinessProcess(pk=pk, code=code, time_zone=zone, shift_starts=json.loads(starts), is_stopped=stopped)
-            for pk, code, zone, starts, stopped in cursor.fetchall()  # Django reads jsonb as text
-        ]
-        days = {now.astimezone(bp.tz).date() for bp in processes}
-        weekly, dated = defaultdict(lambda: defaultdict(list)), defaultdict(lambda: defaultdict(list))
+        processes = cursor.fetchall()
+        time_zones = {pk: zone for pk, _, zone, _, _ in processes}
+        days = local_dates(time_zones.values(), now)
         cursor.execute(
             'SELECT business_process_id, weekday, start, "end" FROM callbacks_schedulerange WHERE weekday = ANY(%s)',
             [[day.weekday() for day in days]],
         )
-        for pk, weekday, start, end in cursor.fetchall():
-            weekly[pk][weekday].append((start, end))
+        ranges = cursor.fetchall()
         cursor.execute(
             'SELECT business_process_id, date, start, "end" FROM callbacks_scheduleexception WHERE date = ANY(%s)',
             [list(days)],
         )
-        for pk, day, start, end in cursor.fetchall():
-            dated[pk][day].append((start, end))
-    result = {}
-    for bp in processes:
-        bp.loaded_schedule = (weekly[bp.pk], dated[bp.pk], days)
-        result[bp.code] = (status(bp, now), current_shift_start(bp, now))
-    return result
+        exceptions = cursor.fetchall()
+    open_ids = open_among(time_zones, ranges, exceptions, now)
+    return {
+        code: (clbk_stat(stopped, pk in open_ids), shift_start_at(zone, tuple(json.loads(starts)), now))
+        for pk, code, zone, starts, stopped in processes
+    }
 
 
 def _timed(function) -> float:

@@ -76,16 +76,38 @@ def open_at(business_processes: QuerySet[BusinessProcess], time_zones: Mapping[i
     selected by the queryset as a subquery: matching them against a list of a thousand ids costs PostgreSQL
     twice as much.
     """
-    local = {zone: at.astimezone(ZoneInfo(zone)) for zone in set(time_zones.values())}
-    days = {moment.date() for moment in local.values()}
+    days = local_dates(time_zones.values(), at)
     selected = business_processes.values("pk")
-    weekly: dict[tuple[int, int], Ranges] = defaultdict(list)
     ranges = ScheduleRange.objects.filter(business_process__in=selected, weekday__in={day.weekday() for day in days})
-    for pk, weekday, start, end in ranges.order_by().values_list("business_process_id", "weekday", "start", "end"):
+    exceptions = ScheduleException.objects.filter(business_process__in=selected, date__in=days)
+    return open_among(
+        time_zones,
+        ranges.order_by().values_list("business_process_id", "weekday", "start", "end"),
+        exceptions.order_by().values_list("business_process_id", "date", "start", "end"),
+        at,
+    )
+
+
+def local_dates(time_zones: Iterable[str], at: datetime) -> set[date]:
+    """The local dates of an instant in the time zones: two at most."""
+    return {at.astimezone(ZoneInfo(zone)).date() for zone in set(time_zones)}
+
+
+def open_among(
+    time_zones: Mapping[int, str],
+    ranges: Iterable[tuple[int, int, time, time]],
+    exceptions: Iterable[tuple[int, date, time | None, time | None]],
+    at: datetime,
+) -> set[int]:
+    """Of the business processes given (id → time zone), those open at an instant, from their weekly ranges
+    (business process, weekday, start, end) and dated exceptions (business process, date, start, end) of the
+    instant's local dates."""
+    local = {zone: at.astimezone(ZoneInfo(zone)) for zone in set(time_zones.values())}
+    weekly: dict[tuple[int, int], Ranges] = defaultdict(list)
+    for pk, weekday, start, end in ranges:
         weekly[pk, weekday].append((start, end))
     dated: dict[tuple[int, date], list] = defaultdict(list)
-    exceptions = ScheduleException.objects.filter(business_process__in=selected, date__in=days).order_by()
-    for pk, day, start, end in exceptions.values_list("business_process_id", "date", "start", "end"):
+    for pk, day, start, end in exceptions:
         dated[pk, day].append((start, end))
     open_ids = set()
     for pk, zone in time_zones.items():

@@ -243,3 +243,96 @@ def test_a_callback_ending_while_the_columns_are_computed_is_not_counted_twice(m
     assert (row.to_be_processed, row.proc) == (1, 0), "the callback as it was when the computation began"
     row = compute_rows(now).rows[0]
     assert (row.to_be_processed, row.proc) == (0, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_columns_are_computed_without_jit_compilation(make_business_process):
+    """PostgreSQL would JIT-compile the shift counts once the tables grow (their cost is overestimated), spending
+    more time compiling than counting: the computation's own transaction turns JIT off, and only for itself."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    make_business_process("SALES")
+    seen = []
+
+    def show_jit_after_a_count(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "GROUP BY" in sql and not seen:
+            seen.append(None)  # the SHOW below passes through here too
+            with context["connection"].cursor() as cursor:
+                cursor.execute("SHOW jit")
+                seen[0] = cursor.fetchone()[0]
+        return result
+
+    with connection.execute_wrapper(show_jit_after_a_count):
+        compute_rows()
+
+    assert seen == ["off"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "on", "set back once the computation's transaction ended"
+
+
+@pytest.fixture
+def two_weeks(make_business_process):
+    """20 business processes, each with 1,000 callbacks ended over the last two weeks (one attempt each) and 50
+    open: the proportions of bench/monitor_load.py, at a scale where the planner's choices are its real ones."""
+    from callbacks.choices import CallbackState, EndState
+    from callbacks.models import Attempt, Callback
+
+    callbacks, attempts = [], []
+    for n in range(20):
+        bp = make_business_process(f"TWO-WEEKS-{n}")
+        for k in range(1050):
+            ended = NOW - timedelta(minutes=20 * k)
+            callback = Callback(
+                external_id=f"tw-{n}-{k}",
+                business_process=bp,
+                phone="+12125550100",
+                state=CallbackState.QUEUED if k < 50 else CallbackState.COMPLETED,
+                end_state="" if k < 50 else EndState.REACHED,
+                created=ended - timedelta(minutes=5),
+                completed_at=None if k < 50 else ended,
+            )
+            callbacks.append(callback)
+            if k >= 50:
+                accepted = ended - timedelta(minutes=3)
+                attempts.append(
+                    Attempt(callback=callback, business_process=bp, number=1, accepted_at=accepted, acw_ended_at=ended)
+                )
+    Callback.objects.bulk_create(callbacks, batch_size=5000)
+    Attempt.objects.bulk_create(attempts, batch_size=5000)
+
+
+def test_each_business_process_reads_only_its_shift_from_the_covering_indexes(two_weeks):
+    """The shift counts join each business process with its own callbacks (attempts) from its own shift start:
+    a range of a covering index per business process, bounded by that start, never the whole history. The other
+    plans are priced out: whether the queries allow this one is what is tested. (The planner's choice depends on
+    how many rows each business process has; with a thousand of them and a million callbacks it takes this plan by
+    itself: bench/monitor_load.py --explain.)"""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the plans are PostgreSQL's")
+    with CaptureQueriesContext(connection) as captured:
+        compute_rows(NOW)
+    plans = []
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE callbacks_callback, callbacks_attempt, callbacks_businessprocess")
+        cursor.execute(  # for the test's transaction only
+            "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_hashjoin = off;"
+            " SET LOCAL enable_mergejoin = off; SET LOCAL enable_material = off"
+        )
+        for query in captured.captured_queries:
+            if "GROUP BY" in query["sql"]:
+                cursor.execute("EXPLAIN " + query["sql"])
+                plans.append("\n".join(line for (line,) in cursor.fetchall()))
+
+    to_be_processed, ended, handled = plans
+    assert "Scan using callback_open_bp" in to_be_processed, to_be_processed
+    assert "Index Only Scan using callback_bp_completed" in ended, ended
+    assert "(business_process_id = callbacks_businessprocess.id) AND (completed_at >= CASE" in ended, ended
+    assert "Index Only Scan using attempt_bp_acw_ended" in handled, handled
+    assert "(business_process_id = callbacks_businessprocess.id) AND (acw_ended_at >= CASE" in handled, handled
