@@ -12,15 +12,17 @@ redis://127.0.0.1:6390/5 on the private Redis of ``scripts/redis.sh start``). Fo
    history (end states in realistic proportions, attempts with accept and ACW-end times, ~7 % still pending
    or queued), written with PostgreSQL COPY, then ANALYZE.
 2. Column computation, all business processes, same ``now`` for all three, results checked equal:
-     (a) monitoring.columns.compute_rows()  — what the worker runs (median of 5 warm runs)
-     (b) the raw SQL floor: the same aggregates as one hand-written query run on a cursor, no ORM, no rows
-         built in Python, every shift start given — what (a) cannot beat (median of 5); and (b) with its
-         inputs: plus the business processes and their schedules read on a cursor, their shift starts and
-         CLBK Stat decided by the product's rules — all that (a) does, without the ORM
+     (a) monitoring.columns.compute_rows()  — what the worker runs
+     (b) the raw SQL floor: the same aggregates as one hand-written query run on a cursor (LATERAL index ranges
+         per business process, the covering indexes, no JIT), no ORM, no rows built in Python, every shift
+         start given — what (a) cannot beat; and (b) with its inputs: plus the business processes and the
+         schedule rows of the day read on a cursor, their shift starts and CLBK Stat decided by the product's
+         rules (callbacks.schedule.open_among, monitoring.columns.shift_start_at) — all that (a) does, without
+         the ORM
      (c) a naive recompute: per business process, one ORM query per column — what not to do
-   Read (a)/(b with its inputs): the cost of the ORM; the issue's target is ≤ 1.5. (a)/(b) is printed too: since
-   the column queries read covering indexes, the SQL is a third of (a) and the fixed cost of reading 1,000
-   business processes and building their rows shows.
+   (a), (b) and (b)'s inputs run in ``--column-runs`` interleaved rounds (medians printed), so that a drift of
+   the machine's speed weighs on all alike. The issue's target is (a) ≤ 1.5 × the floor: (a)/(b) is the median
+   of the rounds' ratios; (a)/(b with its inputs) is the cost of the ORM over the same work done by hand.
 3. The live system for real: ``--web-processes`` web processes (``--server``: uvicorn, as the production
    Procfile runs, or daphne), one Celery worker (prefork, 2) and beat, as subprocesses on the bench database;
    ``--clients`` WebSockets on /ws/monitor/ (a supervisor's session cookie, an allowed Origin) in a child

@@ -14,11 +14,12 @@
 "The current shift" began at the most recent of the business process's shift starts, in its time zone.
 The totals row sums the counts and weighs the percentages and the average by what they are made of.
 
-``compute_rows`` computes every column of every business process with a constant number of queries: the
-business processes whose shifts began at the same instant (few groups, however many processes) share one
-part of a UNION ALL, so each part is an index range on (business process, time), read from the index alone,
-and only callbacks of the current shift are read. The same filters (``proc_filter``, ``TO_BE_PROCESSED``…)
-select the callbacks behind a number when a supervisor asks which ones they are.
+``compute_rows`` computes every column of every business process with a constant number of queries: each
+business process is joined with its own callbacks (and attempts) from its own shift start, given to the
+database as one CASE over the few distinct instants, so that each is one range of a covering index per
+business process, read from the index alone, and only callbacks of the current shift are read. The same
+filters (``proc_filter``, ``TO_BE_PROCESSED``…) select the callbacks behind a number when a supervisor asks
+which ones they are.
 """
 
 from __future__ import annotations
