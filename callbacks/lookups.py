@@ -23,16 +23,21 @@ class Any(Lookup):
     def get_prep_lookup(self):
         # A tuple, being hashable, is not walked again when Django hashes the lookup.
         values = tuple(self.rhs)
-        field = self.lhs.output_field
-        if isinstance(getattr(field, "target_field", field), IntegerField) and all(type(v) is int for v in values):
+        if self._of_integers() and all(type(v) is int for v in values):
             return values  # what the field would make of them
-        return tuple(field.get_prep_value(value) for value in values)
+        return tuple(self.lhs.output_field.get_prep_value(value) for value in values)
 
     def as_sql(self, compiler, connection):
         return In(self.lhs, self.rhs).as_sql(compiler, connection)
 
     def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        if all(type(value) is int for value in self.rhs):
-            return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, "{" + ",".join(map(str, self.rhs)) + "}")
+        if self._of_integers():
+            values = ",".join(str(value) for value in self.rhs if value is not None)  # NULL never matches
+            return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, "{" + values + "}")
         return f"{lhs} = ANY(%s)", (*lhs_params, list(self.rhs))
+
+    def _of_integers(self) -> bool:
+        """Whether the field holds integers (a foreign key: its target's)."""
+        field = self.lhs.output_field
+        return isinstance(getattr(field, "target_field", field), IntegerField)

@@ -49,3 +49,5 @@ def test_any_takes_any_collection_of_ids_or_of_strings(make_business_process):
     assert codes(pk__any=[str(a.pk)]) == {"A"}
     assert codes(code__any={"B", "C", "nope"}) == {"B", "C"}
     assert codes(code__any=["a'b", 'c"d{,}']) == set(), "quotes and braces are values, not syntax"
+    assert codes(code__any=[]) == codes(pk__any=set()) == set()
+    assert codes(pk__any=[a.pk, None]) == {"A"}, "None matches nothing, as with __in"
