@@ -359,10 +359,11 @@ def load_history(args: argparse.Namespace) -> dict:
 
 def _business_process(n: int, rng: random.Random, now: datetime):
     from callbacks.models import BusinessProcess
+    from callbacks.schedule import current_shift_start
 
     city = rng.choice(list(TIME_ZONES))
     shifts = rng.choices([p for p, _ in SHIFT_PATTERNS], [w for _, w in SHIFT_PATTERNS])[0]
-    return BusinessProcess(
+    business_process = BusinessProcess(
         code=f"BP{n:04d}",
         name=f"{rng.choice(DEPARTMENTS)} {city} {n:04d}",
         time_zone=TIME_ZONES[city],
@@ -370,6 +371,8 @@ def _business_process(n: int, rng: random.Random, now: datetime):
         schedule_open=True,  # open 24/7: the timer tick has no opening to record
         schedule_changed_at=now,
     )
+    business_process.shift_started_at = current_shift_start(business_process, now)  # as the timer tick records it
+    return business_process
 
 
 def _drop_secondary_indexes_and_foreign_keys(cursor, tables: list[str]) -> list[str]:
@@ -433,10 +436,12 @@ def measure_columns(args: argparse.Namespace) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from callbacks import engine
     from callbacks.models import Attempt, BusinessProcess, Callback
     from monitoring.columns import compute_rows
 
     now = datetime.now(UTC)
+    engine.apply_schedule_changes(now)  # the shifts and schedules of now, as the timer tick records them every second
     business_processes = list(BusinessProcess.objects.filter(is_active=True))
     print(
         f"\nColumn computation: {len(business_processes):,} business processes, "
@@ -506,17 +511,20 @@ def measure_columns(args: argparse.Namespace) -> None:
 
 
 def _whole_floor(now: datetime) -> dict[str, tuple[str, datetime]]:
-    """What the floor (b) takes as given, read without the ORM: the business processes and the schedule rows that
-    decide whether each is open now (tuples, on a cursor), then their shift starts and CLBK Stat by the product's own
-    rules (one implementation of those, as compute_rows uses them). Returns code → (status, shift start)."""
+    """What the floor (b) takes as given, read without the ORM: the business processes (with the shift start the
+    timers recorded) and the schedule rows that decide whether each is open now (tuples, on a cursor), then CLBK
+    Stat by the product's own rule (callbacks.schedule.open_among, as compute_rows uses it). Returns code → (status,
+    shift start)."""
+    from zoneinfo import ZoneInfo
+
     from django.db import connection
 
     from callbacks.schedule import local_dates, open_among
-    from monitoring.columns import clbk_stat, shift_start_at
+    from monitoring.columns import clbk_stat
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, code, time_zone, shift_starts::text, is_stopped FROM callbacks_businessprocess WHERE is_active"
+            "SELECT id, code, time_zone, is_stopped, shift_started_at FROM callbacks_businessprocess WHERE is_active"
         )
         processes = cursor.fetchall()
         time_zones = {pk: zone for pk, _, zone, _, _ in processes}
@@ -533,8 +541,8 @@ def _whole_floor(now: datetime) -> dict[str, tuple[str, datetime]]:
         exceptions = cursor.fetchall()
     open_ids = open_among(time_zones, ranges, exceptions, now)
     return {
-        code: (clbk_stat(stopped, pk in open_ids), shift_start_at(zone, tuple(json.loads(starts)), now))
-        for pk, code, zone, starts, stopped in processes
+        code: (clbk_stat(stopped, pk in open_ids), shift_start.astimezone(ZoneInfo(zone)))
+        for pk, code, zone, stopped, shift_start in processes
     }
 
 
@@ -559,9 +567,8 @@ def _same(these: dict, those: dict) -> bool:
 
 def _floor_params(business_processes, now: datetime) -> dict:
     from callbacks.choices import CallbackState, EndState
-    from monitoring.columns import current_shift_start
 
-    since = [current_shift_start(bp, now) for bp in business_processes]
+    since = [bp.shift_started_at for bp in business_processes]
     return {
         "ids": [bp.pk for bp in business_processes],
         "since": since,

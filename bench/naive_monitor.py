@@ -22,7 +22,6 @@ def naive_recompute(now: datetime):
     from monitoring.columns import (
         TO_BE_PROCESSED,
         Row,
-        current_shift_start,
         handled_attempts_filter,
         proc_filter,
         purged_filter,
@@ -33,7 +32,7 @@ def naive_recompute(now: datetime):
     handle_time = ExpressionWrapper(F("acw_ended_at") - F("accepted_at"), output_field=DurationField())
     rows = []
     for bp in BusinessProcess.objects.filter(is_active=True):
-        since = current_shift_start(bp, now)
+        since = bp.shift_started_at  # as the timers recorded it
         callbacks = Callback.objects.filter(business_process=bp)
         handled = Attempt.objects.filter(callback__business_process=bp).filter(handled_attempts_filter(since))
         totals = handled.aggregate(n=Count("pk"), total=Sum(handle_time))

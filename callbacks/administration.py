@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from .choices import AuditAction
 from .engine import Actor, audit_administration
 from .models import ApiToken, BusinessProcess, Callback
+from .schedule import current_shift_start
 
 NAMING_FIELDS = ("code", "name")
 
@@ -22,6 +24,7 @@ def create_business_process(*, code: str, name: str, time_zone: str, actor: Acto
     """A new business process with DESIGN.md's default Callback Timing and schedule (Mon–Fri 08:00–18:00)."""
     business_process = BusinessProcess(code=code.strip(), name=name.strip(), time_zone=time_zone)
     business_process.full_clean()
+    business_process.shift_started_at = current_shift_start(business_process, timezone.now())
     with transaction.atomic():
         business_process.save()
         business_process.add_default_schedule()

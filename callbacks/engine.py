@@ -65,7 +65,8 @@ The schedule (rule chosen for ABORTED)
 
 Timers
     Every timer is a column: ``Callback.due_at`` (end of a Pending wait, or the no-answer deadline while
-    Dialing) and ``BusinessProcess.schedule_open``. ``apply_due_timers`` applies whatever is due; each step
+    Dialing), ``BusinessProcess.schedule_open`` and ``BusinessProcess.shift_started_at`` (the monitor counts its
+    shift counters from it). ``apply_due_timers`` applies whatever is due; each step
     re-checks its condition under a lock, so a lost, late or repeated tick never loses or doubles a timer.
     An agent event that occurs after the no-answer deadline is judged after the No Answer the timer owed:
     a late connection is refused, a late completion is an amendment of the automatic No Answer.
@@ -74,6 +75,7 @@ Timers
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -95,7 +97,7 @@ from .choices import (
     EndState,
 )
 from .models import Agent, Attempt, AuditEntry, BusinessProcess, Callback
-from .schedule import is_dispatchable, is_open, load_schedules, local_day_start, open_at
+from .schedule import is_dispatchable, is_open, load_schedules, local_day_start, open_at, shift_start_at
 from .signals import business_process_changed
 
 # Attempt states from which the agent may choose each completion status.
@@ -490,23 +492,40 @@ def expire_no_answers(now: datetime) -> int:
 
 
 def apply_schedule_changes(now: datetime) -> tuple[set[int], int]:
-    """Record schedule openings and closings; a closing aborts the untried queue (see the module docstring).
+    """Record schedule openings and closings, a closing aborting the untried queue (see the module docstring), and
+    the start of each new shift, from which the monitor's shift counters count.
 
     Returns the ids of the business processes that are dispatchable now, and how many callbacks were aborted.
     """
-    # Every second, every business process: tuples of only the fields the schedule needs (model objects for a
+    # Every second, every business process: tuples of only the fields the timers need (model objects for a
     # thousand business processes and their ranges cost most of a worker's time).
     business_processes = BusinessProcess.objects.filter(is_active=True).order_by()
-    facts = list(business_processes.values_list("pk", "time_zone", "is_stopped", "schedule_open"))
-    open_ids = open_at(business_processes, {pk: zone for pk, zone, _, _ in facts}, now)
+    facts = list(
+        business_processes.values_list(
+            "pk", "time_zone", "shift_starts", "is_stopped", "schedule_open", "shift_started_at"
+        )
+    )
+    open_ids = open_at(business_processes, {pk: zone for pk, zone, *_ in facts}, now)
     dispatchable_ids, aborted = set(), 0
-    for pk, _, is_stopped, was_open in facts:
+    new_shifts: dict[datetime, set[int]] = defaultdict(set)
+    for pk, zone, shift_starts, is_stopped, was_open, shift_started_at in facts:
         open_now = pk in open_ids
         if open_now and not is_stopped:
             dispatchable_ids.add(pk)
         if open_now != was_open:
             aborted += _flip_schedule(pk, open_now, now)
+        if (shift_start := shift_start_at(zone, tuple(shift_starts), now)) != shift_started_at:
+            new_shifts[shift_start].add(pk)
+    for shift_start, pks in new_shifts.items():
+        _record_shift_start(pks, shift_start)
     return dispatchable_ids, aborted
+
+
+def _record_shift_start(business_process_ids: set[int], shift_start: datetime) -> None:
+    """A new shift began: the monitor's shift counters start over."""
+    with transaction.atomic():
+        BusinessProcess.objects.filter(pk__any=business_process_ids).update(shift_started_at=shift_start)
+        _announce_on_commit(sorted(business_process_ids))
 
 
 def release_due(now: datetime, dispatchable_ids: set[int]) -> int:

@@ -1,4 +1,5 @@
-"""When a business process is open: its weekly ranges, overridden on a given date by that date's exceptions.
+"""When a business process is open (its weekly ranges, overridden on a given date by that date's exceptions), and
+when its current shift began.
 
 All times are wall-clock times in the business process's time zone, so a range keeps its local hours across
 daylight-saving changes (on the spring-forward day, the skipped hour simply does not occur).
@@ -6,7 +7,8 @@ daylight-saving changes (on the spring-forward day, the skipped hour simply does
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
@@ -127,3 +129,25 @@ def local_day_start(business_process: BusinessProcess, at: datetime) -> datetime
     """Midnight of the local date of an instant, in the business process's time zone."""
     local = at.astimezone(business_process.tz)
     return datetime.combine(local.date(), MIDNIGHT, tzinfo=business_process.tz)
+
+
+def current_shift_start(business_process: BusinessProcess, now: datetime) -> datetime:
+    """The most recent of the business process's shift starts (local times of day) at or before now."""
+    return shift_start_at(business_process.time_zone, tuple(business_process.shift_starts), now)
+
+
+@lru_cache(maxsize=1024)
+def shift_start_at(time_zone: str, shift_starts: tuple[str, ...], now: datetime) -> datetime:
+    """The most recent of the shift starts (local times of day in the time zone) at or before now.
+
+    Cached: a thousand business processes share a few dozen (time zone, shift starts) pairs, and the timer tick
+    asks about every one of them at the same ``now``.
+    """
+    tz = ZoneInfo(time_zone)
+    local_now = now.astimezone(tz)
+    starts = [
+        datetime.combine(day, time.fromisoformat(start), tzinfo=tz)
+        for start in shift_starts
+        for day in (local_now.date(), local_now.date() - timedelta(days=1))
+    ]
+    return max(start for start in starts if start <= now)

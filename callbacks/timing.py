@@ -26,7 +26,7 @@ from .choices import AuditAction
 from .engine import Actor, audit_administration
 from .models import AuditEntry, BusinessProcess, ScheduleException, ScheduleRange
 from .models.business_processes import _check_ranges
-from .schedule import MIDNIGHT, open_ranges_on
+from .schedule import MIDNIGHT, current_shift_start, open_ranges_on
 
 TIMING_ACTIONS = (AuditAction.TIMING_CHANGED, AuditAction.SCHEDULE_CHANGED)
 
@@ -247,7 +247,9 @@ def change_settings(business_process_id: int, values: dict, actor: Actor, versio
         after = settings_values(business_process)
         changes = _diff(before, after)
         if changes:
-            business_process.save(update_fields=[*SETTINGS_FIELDS, "updated"])
+            # New shift starts (or a new time zone) count at once, not from the timers' next look.
+            business_process.shift_started_at = current_shift_start(business_process, timezone.now())
+            business_process.save(update_fields=[*SETTINGS_FIELDS, "shift_started_at", "updated"])
             audit_administration(AuditAction.TIMING_CHANGED, actor, business_process, changes)
     return business_process
 

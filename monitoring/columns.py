@@ -14,11 +14,12 @@
 "The current shift" began at the most recent of the business process's shift starts, in its time zone.
 The totals row sums the counts and weighs the percentages and the average by what they are made of.
 
-``compute_rows`` computes every column of every business process with a constant number of queries: each
-business process is joined with its own callbacks (and attempts) from its own shift start, given to the
-database as one CASE over the few distinct instants, so that each is one range of a covering index per
-business process, read from the index alone, and only callbacks of the current shift are read. The same
-filters (``proc_filter``, ``TO_BE_PROCESSED``…) select the callbacks behind a number when a supervisor asks
+When the current shift began is the timers' to record, every second, on the business process (``shift_started_at``:
+callbacks.engine.apply_schedule_changes), which announces each new shift; an edit of the shift starts records the
+new one at once. So ``compute_rows`` only counts: each business process is joined with its own callbacks (and
+attempts) from its own recorded shift start, one range of a covering index per business process, read from the
+index alone. CLBK Stat is decided from every schedule at once (callbacks.schedule.open_at).
+The same filters (``proc_filter``, ``TO_BE_PROCESSED``…) select the callbacks behind a number when a supervisor asks
 which ones they are.
 """
 
@@ -28,16 +29,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from functools import lru_cache, reduce
+from datetime import datetime
+from functools import reduce
 from operator import or_
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import (
-    Case,
     Count,
-    DateTimeField,
     DurationField,
     ExpressionWrapper,
     F,
@@ -45,8 +44,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
-    Value,
-    When,
 )
 from django.utils import timezone
 
@@ -124,28 +121,6 @@ COLUMNS = [
     Column("pct_failed", "% Clbk Fail", "(Proc − Reached) ÷ Proc × 100, Proc being {proc_rule}"),
 ]
 COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
-
-
-def current_shift_start(business_process: BusinessProcess, now: datetime) -> datetime:
-    """The most recent of the business process's shift starts (local times of day) at or before now."""
-    return shift_start_at(business_process.time_zone, tuple(business_process.shift_starts), now)
-
-
-@lru_cache(maxsize=1024)
-def shift_start_at(time_zone: str, shift_starts: tuple[str, ...], now: datetime) -> datetime:
-    """The most recent of the shift starts (local times of day in the time zone) at or before now.
-
-    Cached: a thousand business processes share a few dozen (time zone, shift starts) pairs, and the monitor asks
-    about every one of them at the same ``now``.
-    """
-    tz = ZoneInfo(time_zone)
-    local_now = now.astimezone(tz)
-    starts = [
-        datetime.combine(day, time.fromisoformat(start), tzinfo=tz)
-        for start in shift_starts
-        for day in (local_now.date(), local_now.date() - timedelta(days=1))
-    ]
-    return max(start for start in starts if start <= now)
 
 
 def clbk_stat(is_stopped: bool, schedule_open: bool) -> str:
@@ -247,8 +222,7 @@ class Monitor:
 def compute_rows(now: datetime | None = None, business_process_ids: list[int] | None = None) -> Monitor:
     """Every column of every active business process (or of the given ones), with a constant number of queries.
 
-    ``now`` decides CLBK Stat and where the shift began; the counts are those of the database as it is, so a
-    past ``now`` is meaningful only when nothing happened since.
+    ``now`` decides CLBK Stat; the shift counters count from the shift start the timers recorded last.
     """
     with _one_snapshot():
         return _compute_rows(now or timezone.now(), business_process_ids)
@@ -280,40 +254,66 @@ ROW_FIELDS = (
     "code",
     "name",
     "time_zone",
-    "shift_starts",
     "is_stopped",
+    "shift_started_at",
     "to_be_processed_threshold",
     "failed_pct_threshold",
 )
+SHIFT_START = F("shift_started_at")  # the business process's, as the timers recorded it
 
 
 def _compute_rows(now: datetime, business_process_ids: list[int] | None) -> Monitor:
     business_processes = BusinessProcess.objects.filter(is_active=True)
     if business_process_ids is not None:
         business_processes = business_processes.filter(pk__any=set(business_process_ids))
-    # Tuples, not model objects: for a thousand business processes, building the objects cost a third of what the
-    # columns' queries do.
-    facts = list(business_processes.values_list(*ROW_FIELDS))
-    open_ids = open_at(business_processes, {pk: zone for pk, _, _, zone, *_ in facts}, now)
-    rows = {
-        pk: Row(
-            code=code,
-            name=name,
-            status=clbk_stat(is_stopped, pk in open_ids),
-            shift_start=shift_start_at(zone, tuple(shift_starts), now),
-            time_zone=zone,
-            to_be_processed_threshold=to_be_processed_threshold,
-            failed_pct_threshold=failed_pct_threshold,
-            computed_at=now,
-        )
-        for pk, code, name, zone, shift_starts, is_stopped, to_be_processed_threshold, failed_pct_threshold in facts
-    }
+    rows, stopped = _rows_with_shift_counts(business_processes, now)
     if rows:
-        shift_start = shift_start_of_each({pk: row.shift_start for pk, row in rows.items()})
-        _count_callbacks(business_processes, rows, shift_start)
-        _sum_handle_times(business_processes, rows, shift_start)
+        open_ids = open_at(business_processes, {pk: row.time_zone for pk, row in rows.items()}, now)
+        for pk, row in rows.items():
+            row.status = clbk_stat(pk in stopped, pk in open_ids)
+        _count_to_be_processed(rows)
+        _sum_handle_times(business_processes, rows)
     ordered = list(rows.values())
     return Monitor(rows=ordered, totals=totals(ordered, now), computed_at=now)
+
+
+def _rows_with_shift_counts(
+    business_processes: QuerySet[BusinessProcess], now: datetime
+) -> tuple[dict[int, Row], set[int]]:
+    """The rows, read with Proc, Reached and Purged: each business process joined with its callbacks that ended
+    during its current shift, which PostgreSQL reads as one range of the index callback_bp_completed per business
+    process, from the index alone. Only those are read, so the end state alone tells which column counts them;
+    completed_at (never null in the shift) is counted, being in the index (the ids are not). Also returns the ids
+    of the stopped business processes, for CLBK Stat."""
+    ended = (
+        business_processes.annotate(
+            shift=FilteredRelation("callbacks", condition=through("callbacks", ended_since(SHIFT_START)))
+        )
+        .values_list(*ROW_FIELDS)
+        .annotate(
+            proc=Count("shift__completed_at", filter=through("shift", PROCESSED)),
+            reached=Count("shift__completed_at", filter=through("shift", REACHED)),
+            purged=Count("shift__completed_at", filter=through("shift", PURGED)),
+        )
+        .order_by("name")
+    )
+    rows, stopped = {}, set()
+    for pk, code, name, zone, is_stopped, shift_start, over_waiting, over_failed, *counts in ended:
+        if is_stopped:
+            stopped.add(pk)
+        rows[pk] = Row(
+            code=code,
+            name=name,
+            shift_start=shift_start.astimezone(ZoneInfo(zone)) if shift_start else None,
+            time_zone=zone,
+            proc=counts[0],
+            reached=counts[1],
+            purged=counts[2],
+            to_be_processed_threshold=over_waiting,
+            failed_pct_threshold=over_failed,
+            computed_at=now,
+        )
+    return rows, stopped
 
 
 def totals(rows: list[Row], now: datetime) -> Row:
@@ -350,13 +350,6 @@ def per_business_process(shift_filter: Callable[[datetime], Q], shift_starts: di
     return reduce(or_, terms) if terms else Q(pk__in=[])
 
 
-def shift_start_of_each(shift_starts: dict[int, datetime]) -> Case:
-    """Each business process's shift start as an expression on the business process (one branch per distinct
-    instant): what a business process's callbacks of the shift are joined on."""
-    branches = [When(pk__any=pks, then=Value(instant)) for instant, pks in group_by_shift_start(shift_starts)]
-    return Case(*branches, output_field=DateTimeField())
-
-
 def through(relation: str, condition: Q) -> Q:
     """A filter written for callbacks (or attempts), applied to them from the business process, through
     ``relation``: so that the count and the list of the callbacks behind it share one definition."""
@@ -367,7 +360,7 @@ def through(relation: str, condition: Q) -> Q:
     return Q(*children, _connector=condition.connector, _negated=condition.negated)
 
 
-def _count_callbacks(business_processes: QuerySet[BusinessProcess], rows: dict[int, Row], shift_start: Case) -> None:
+def _count_to_be_processed(rows: dict[int, Row]) -> None:
     to_be_processed = (
         Callback.objects.filter(TO_BE_PROCESSED, business_process_id__any=rows.keys())
         .values_list("business_process_id")
@@ -377,32 +370,12 @@ def _count_callbacks(business_processes: QuerySet[BusinessProcess], rows: dict[i
     for pk, n in to_be_processed:
         rows[pk].to_be_processed = n
 
-    # Each business process joined with its callbacks that ended during its current shift: PostgreSQL reads them as
-    # one range of the index callback_bp_completed per business process, from the index alone. Only those are read,
-    # so the end state alone tells which column counts them; completed_at (never null in the shift) is counted,
-    # being in the index (the ids are not).
-    ended = (
-        business_processes.annotate(
-            shift=FilteredRelation("callbacks", condition=through("callbacks", ended_since(shift_start)))
-        )
-        .values_list("pk")
-        .annotate(
-            proc=Count("shift__completed_at", filter=through("shift", PROCESSED)),
-            reached=Count("shift__completed_at", filter=through("shift", REACHED)),
-            purged=Count("shift__completed_at", filter=through("shift", PURGED)),
-        )
-        .order_by()
-    )
-    for pk, proc, reached, purged in ended:
-        row = rows[pk]
-        row.proc, row.reached, row.purged = proc, reached, purged
 
-
-def _sum_handle_times(business_processes: QuerySet[BusinessProcess], rows: dict[int, Row], shift_start: Case) -> None:
+def _sum_handle_times(business_processes: QuerySet[BusinessProcess], rows: dict[int, Row]) -> None:
     # As for Proc: a range of attempt_bp_acw_ended per business process, from the index alone.
     handled = (
         business_processes.annotate(
-            shift=FilteredRelation("attempts", condition=through("attempts", handled_attempts_filter(shift_start)))
+            shift=FilteredRelation("attempts", condition=through("attempts", handled_attempts_filter(SHIFT_START)))
         )
         .values_list("pk")
         .annotate(

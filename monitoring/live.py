@@ -4,9 +4,10 @@ Flow: the engine commits → ``business_process_changed`` → ``request_recomput
 dirty in Redis and, at most once per ``COALESCE_SECONDS``, enqueues ``recompute_dirty`` → a worker computes
 those rows (monitoring.columns), compares them with the snapshot last pushed, stores the new snapshot and
 sends only the changed rows, numbered, to the channel-layer group ``monitor``. Time changes rows too: a
-schedule opening or closing is recorded by the timers (``engine.apply_schedule_changes``, every second) and
-announced like any change; a new shift is found by a cheap check every two seconds, which also beats a
-heartbeat. The safety net recomputes every business process once a minute, a tenth of them every six seconds.
+schedule opening or closing and a new shift are recorded by the timers (``engine.apply_schedule_changes``,
+every second) and announced like any change; a cheap check every two seconds looks for business processes that
+came or went and beats a heartbeat. The safety net recomputes every business process once a minute, a tenth of
+them every six seconds.
 
 Messages sent to browsers (the consumer forwards them as they are):
     {"type": "snapshot", "seq": n, "computed_at": iso, "rows": [row…], "totals": row}
@@ -32,7 +33,7 @@ from django.utils import timezone
 
 from callbacks.models import BusinessProcess
 
-from .columns import Monitor, Row, compute_rows, current_shift_start, totals
+from .columns import Monitor, Row, compute_rows, totals
 
 log = logging.getLogger(__name__)
 
@@ -121,29 +122,18 @@ def recompute_share() -> None:
 
 
 def refresh_time_driven() -> None:
-    """What time alone changes and nothing announces: a new shift began, and the shift counters start over. Only
-    the business processes whose shift began since their row was computed are recomputed; the rest costs a
-    heartbeat. (Schedule openings and closings are the timers' to record and announce.)
+    """What nothing else announces: a business process came or went (only a complete push can say so); else a
+    heartbeat. (Schedule openings and closings and new shifts are the timers' to record and announce.)
     """
     client = redis_client()
     if not client.exists(COMPLETE):
         recompute_all()
         return
-    now = timezone.now()
-    stored = {code.decode(): json.loads(value) for code, value in client.hgetall(SNAPSHOT).items()}
-    business_processes = BusinessProcess.objects.filter(is_active=True).only("pk", "code", "time_zone", "shift_starts")
-    moved, seen = [], set()
-    for business_process in business_processes:
-        seen.add(business_process.code)
-        was = stored.get(business_process.code)
-        if was is None or was.get("shift_start") != current_shift_start(business_process, now).isoformat():
-            moved.append(business_process.pk)
-    if seen != set(stored):
-        recompute_all()  # a business process came or went: only a complete push can say so
-    elif moved:
-        push(compute_rows(now, business_process_ids=moved), complete=False)
+    shown = {code.decode() for code in client.hkeys(SNAPSHOT)}
+    if shown != set(BusinessProcess.objects.filter(is_active=True).values_list("code", flat=True)):
+        recompute_all()
     else:
-        heartbeat(now)
+        heartbeat(timezone.now())
 
 
 def heartbeat(now: datetime) -> None:

@@ -19,7 +19,7 @@ def recompute_dirty() -> int:
 
 @shared_task(ignore_result=True)
 def refresh_monitor() -> None:
-    """Beat, every 2 s: schedule openings / closings and shift rollovers show without any event; a heartbeat."""
+    """Beat, every 2 s: business processes that came or went show without any event; a heartbeat."""
     live.refresh_time_driven()
 
 

@@ -13,6 +13,7 @@ from kombu.asynchronous import set_event_loop
 from rest_framework.test import APIClient
 
 from callbacks.models import ApiToken, BusinessProcess, Callback, ScheduleRange
+from callbacks.schedule import current_shift_start
 from config.celery import app as celery_app
 
 _event_ids = itertools.count(1)
@@ -31,7 +32,10 @@ def make_business_process(db):
 
     def make(code: str = "SALES", *, open: bool = True, **settings) -> BusinessProcess:
         settings.setdefault("name", code.title())
-        business_process = BusinessProcess.objects.create(code=code, **settings)
+        business_process = BusinessProcess(code=code, **settings)
+        if business_process.shift_started_at is None:
+            business_process.shift_started_at = current_shift_start(business_process, timezone.now())
+        business_process.save()
         if open:
             open_all_week(business_process)
         return business_process

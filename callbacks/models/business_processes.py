@@ -104,6 +104,9 @@ class BusinessProcess(models.Model):
     # untried callbacks, and remembering it makes that happen exactly once.
     schedule_open = models.BooleanField(default=False, editable=False)
     schedule_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the current shift began, as the timer tick last recorded it: the monitor's shift counters count from it,
+    # and the tick announces each new shift.
+    shift_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

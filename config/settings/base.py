@@ -137,8 +137,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
 
 # The live monitor's derived state (last pushed snapshot, coalescing marks) lives in Redis under this prefix.
 MONITOR_REDIS_PREFIX = "monitor:"
-# Without events, time alone starts a new shift (the counters start over): checked this often, with a heartbeat
-# (schedule openings and closings, which change CLBK Stat, are the timers', every second)…
+# A check for business processes that came or went, with a heartbeat, this often (schedule openings and closings
+# and new shifts are the timers' to record and announce, every second)…
 MONITOR_TIME_CHECK_SECONDS = 2.0
 # …and every business process is recomputed this often, to mend what a lost event missed: a share of them at a
 # time, spread over the period (monitoring.live.recompute_share).

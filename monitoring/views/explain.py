@@ -22,11 +22,11 @@ from django.views.generic import TemplateView
 from django_tables2 import SingleTableMixin
 
 from callbacks.models import BusinessProcess, Callback
+from callbacks.schedule import current_shift_start
 
 from ..columns import (
     COLUMNS_BY_KEY,
     TO_BE_PROCESSED,
-    current_shift_start,
     failed_filter,
     format_percent,
     per_business_process,
@@ -102,7 +102,9 @@ class ExplainView(PermissionRequiredMixin, SingleTableMixin, TemplateView):
 
     @cached_property
     def shift_starts(self) -> dict[int, datetime]:
-        return {bp.pk: current_shift_start(bp, self.now) for bp in self.business_processes}
+        """As the monitor counts from them: the shift starts the timers recorded (the current one for a business
+        process created less than a second ago, which the timers have not seen yet)."""
+        return {bp.pk: bp.shift_started_at or current_shift_start(bp, self.now) for bp in self.business_processes}
 
     @cached_property
     def listed(self) -> Q:

@@ -111,6 +111,7 @@ def test_the_live_columns_are_the_same_after_retention(make_business_process):
     engine.request_callback(external_id="waiting", business_process=bp, phone="+33142685301", at=NOW, actor=ACTOR)
     for n in range(5):
         ended(bp, f"old-{n}", days_ago(15 + n))
+    engine.apply_schedule_changes(NOW)  # the shift of NOW, as the timers record it
     before = compute_rows(NOW).rows[0]
 
     delete_expired(NOW)

@@ -122,7 +122,11 @@ class EngineMachine(RuleBasedStateMachine):
         self.counter = 0
         self.bps = {}
         for code, timing in SETTINGS.items():
-            bp = BusinessProcess.objects.create(code=code, name=code.title(), time_zone="UTC", **timing)
+            # Its shift (from 00:00 UTC) as the timers record it; time passing records the next ones.
+            shift = datetime.combine(self.now.date(), time(0), tzinfo=UTC)
+            bp = BusinessProcess.objects.create(
+                code=code, name=code.title(), time_zone="UTC", shift_started_at=shift, **timing
+            )
             opens, closes = (time(0), time(0)) if code == "ALWAYS" else (DAY_OPENS, DAY_CLOSES)
             ScheduleRange.objects.bulk_create(
                 ScheduleRange(business_process=bp, weekday=day, start=opens, end=closes) for day in range(7)

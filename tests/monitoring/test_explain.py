@@ -98,6 +98,7 @@ def build_scenario(make_business_process) -> Scenario:
     attempt(request(tokyo, "L", t + timedelta(minutes=1)), agent, t + timedelta(minutes=20), "wrong_destination")
     attempt(request(tokyo, "M", t - timedelta(minutes=60)), agent, t - timedelta(minutes=50), "handled")
     request(tokyo, "N", now - timedelta(minutes=1))
+    engine.apply_schedule_changes(now)  # the timers' last tick: now, not the past one above
     return Scenario(paris, tokyo, empty, paris_shift, tokyo_shift)
 
 

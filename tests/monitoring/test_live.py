@@ -4,6 +4,7 @@ import asyncio
 import json
 import threading
 import time
+from datetime import UTC, timedelta
 from unittest.mock import ANY
 
 import pytest
@@ -16,7 +17,8 @@ from django.test import Client
 from django.utils import timezone
 
 from callbacks import engine
-from callbacks.models import BusinessProcess
+from callbacks.choices import CallbackState, EndState
+from callbacks.models import BusinessProcess, Callback
 from config.asgi import application
 from monitoring import live
 from monitoring.columns import compute_rows
@@ -178,8 +180,6 @@ def test_totals_moved_by_partial_pushes_equal_a_fresh_recompute(make_business_pr
 
 
 def sales_pk() -> int:
-    from callbacks.models import BusinessProcess
-
     return BusinessProcess.objects.get(code="SALES").pk
 
 
@@ -418,15 +418,33 @@ def test_the_time_check_sees_a_new_business_process(make_business_process, liste
     assert [row["code"] for row in listener.next()["rows"]] == ["SECOND"]
 
 
-def test_the_time_check_recomputes_when_a_new_shift_began(make_business_process, listener):
-    shifting = make_business_process("SHIFTING")  # shifts start at 00:00
+def test_a_new_shift_reaches_the_monitors_through_the_timers(
+    make_business_process, listener, django_capture_on_commit_callbacks
+):
+    """A shift begins: the timers record its start, from which the counters count, and announce it; only that
+    business process's row is pushed, its Proc starting over."""
+    now = timezone.now()
+    in_two_hours = f"{(now + timedelta(hours=2)).astimezone(UTC):%H:%M}"
+    shifting = make_business_process("SHIFTING", shift_starts=[in_two_hours])  # its shift began 22 hours ago
+    make_business_process("STEADY")
+    Callback.objects.create(
+        external_id="done",
+        business_process=shifting,
+        phone="+33142685300",
+        state=CallbackState.COMPLETED,
+        end_state=EndState.REACHED,
+        created=now - timedelta(minutes=2),
+        completed_at=now - timedelta(minutes=1),
+    )
     live.recompute_all()
-    listener.next()
-    # From the time check's point of view, exactly a rollover: the current shift start is no longer midnight.
-    shifting.shift_starts = ["12:00"]
-    shifting.save()
+    assert {row["code"]: row["cells"]["proc"] for row in listener.next()["rows"]} == {"SHIFTING": "1", "STEADY": "0"}
+    # From the timers' point of view, exactly a rollover: the current shift began a moment ago, not at midnight.
+    BusinessProcess.objects.filter(pk=shifting.pk).update(shift_starts=[f"{now.astimezone(UTC):%H:%M}"])
 
-    live.refresh_time_driven()
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.apply_due_timers(now)
+    live.recompute_dirty()
 
     message = listener.next()
-    assert message["type"] == "rows" and [row["code"] for row in message["rows"]] == ["SHIFTING"]
+    assert [(row["code"], row["cells"]["proc"]) for row in message["rows"]] == [("SHIFTING", "0")]
+    assert BusinessProcess.objects.get(pk=shifting.pk).shift_started_at == now.replace(second=0, microsecond=0)
