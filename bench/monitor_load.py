@@ -15,10 +15,9 @@ redis://127.0.0.1:6390/5 on the private Redis of ``scripts/redis.sh start``). Fo
      (a) monitoring.columns.compute_rows()  — what the worker runs
      (b) the raw SQL floor: the same aggregates as one hand-written query run on a cursor (LATERAL index ranges
          per business process, the covering indexes, no JIT), no ORM, no rows built in Python, every shift
-         start given — what (a) cannot beat; and (b) with its inputs: plus the business processes and the
-         schedule rows of the day read on a cursor, their shift starts and CLBK Stat decided by the product's
-         rules (callbacks.schedule.open_among, monitoring.columns.shift_start_at) — all that (a) does, without
-         the ORM
+         start given — what (a) cannot beat; and (b) with its inputs: plus the business processes (with the
+         shift starts the timers recorded) and the schedule rows of the day read on a cursor, CLBK Stat decided
+         by the product's rule (callbacks.schedule.open_among) — all that (a) does, without the ORM
      (c) a naive recompute: per business process, one ORM query per column — what not to do
    (a), (b) and (b)'s inputs run in ``--column-runs`` interleaved rounds (medians printed), so that a drift of
    the machine's speed weighs on all alike. The issue's target is (a) ≤ 1.5 × the floor: (a)/(b) is the median
@@ -494,7 +493,7 @@ def measure_columns(args: argparse.Namespace) -> None:
     )
     print(
         f"      (b) with its inputs          {(b + w) * 1000:9.1f} ms  (b) + {w * 1000:.1f} ms: the business processes "
-        "and what decides CLBK Stat read on a cursor, their shift starts and CLBK Stat by the product's rules"
+        "and what decides CLBK Stat read on a cursor, CLBK Stat by the product's rule"
     )
     print(
         f"  (c) naive per-process ORM        {c * 1000:9.1f} ms  {'median of ' if len(c_times) > 1 else ''}"

@@ -18,9 +18,9 @@ When the current shift began is the timers' to record, every second, on the busi
 callbacks.engine.apply_schedule_changes), which announces each new shift; an edit of the shift starts records the
 new one at once. So ``compute_rows`` only counts: each business process is joined with its own callbacks (and
 attempts) from its own recorded shift start, one range of a covering index per business process, read from the
-index alone. CLBK Stat is decided from every schedule at once (callbacks.schedule.open_at).
-The same filters (``proc_filter``, ``TO_BE_PROCESSED``…) select the callbacks behind a number when a supervisor asks
-which ones they are.
+index alone. CLBK Stat is decided from every schedule at once (callbacks.schedule.open_at). The same filters
+(``proc_filter``, ``TO_BE_PROCESSED``…) select the callbacks behind a number when a supervisor asks which ones they
+are.
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ def _rows_with_shift_counts(
         .order_by("name")
     )
     rows, stopped = {}, set()
-    for pk, code, name, zone, is_stopped, shift_start, over_waiting, over_failed, *counts in ended:
+    for pk, code, name, zone, is_stopped, shift_start, waiting_threshold, failed_threshold, *counts in ended:
         if is_stopped:
             stopped.add(pk)
         rows[pk] = Row(
@@ -309,8 +309,8 @@ def _rows_with_shift_counts(
             proc=counts[0],
             reached=counts[1],
             purged=counts[2],
-            to_be_processed_threshold=over_waiting,
-            failed_pct_threshold=over_failed,
+            to_be_processed_threshold=waiting_threshold,
+            failed_pct_threshold=failed_threshold,
             computed_at=now,
         )
     return rows, stopped
