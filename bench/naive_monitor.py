@@ -1,20 +1,17 @@
 """The naive baseline of the monitor benchmark: what a monitor without the live machinery does.
 
-A page that recomputes every business process with one ORM query per column (and two for the schedule), and
-that each supervisor's browser polls every 4 seconds — as VICIdial's realtime report does. Benchmark only:
-served by the benchmark's web processes through ``bench_urls``, never by the product.
+A page that recomputes every business process with one ORM query per column, and that each supervisor's browser
+polls every 4 seconds — as VICIdial's realtime report does. Benchmark only: served by the benchmark's web processes
+through ``bench_urls``, never by the product.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
-from django.utils import timezone
 
 
-def naive_recompute(now: datetime):
+def naive_recompute():
     """What a naive implementation does: for each business process, a query per column."""
     from django.db.models import Count, DurationField, ExpressionWrapper, F, Sum
 
@@ -40,7 +37,7 @@ def naive_recompute(now: datetime):
             Row(
                 code=bp.code,
                 name=bp.name,
-                status=status(bp, now),  # two more queries: the schedule's ranges and exceptions
+                status=status(bp),  # as the timers recorded it
                 shift_start=since,
                 to_be_processed=callbacks.filter(TO_BE_PROCESSED).count(),
                 proc=callbacks.filter(proc_filter(since)).count(),
@@ -56,5 +53,5 @@ def naive_recompute(now: datetime):
 @login_required
 def naive_monitor_page(request):
     """The baseline's page: every row recomputed from the database on every poll."""
-    rows = naive_recompute(timezone.now())
+    rows = naive_recompute()
     return JsonResponse({"rows": [row.as_message() for row in rows]})

@@ -13,9 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .choices import AuditAction
-from .engine import Actor, audit_administration
+from .engine import Actor, apply_schedule_changes, audit_administration, batch
 from .models import ApiToken, BusinessProcess, Callback
-from .schedule import current_shift_start
 
 NAMING_FIELDS = ("code", "name")
 
@@ -24,8 +23,7 @@ def create_business_process(*, code: str, name: str, time_zone: str, actor: Acto
     """A new business process with DESIGN.md's default Callback Timing and schedule (Mon–Fri 08:00–18:00)."""
     business_process = BusinessProcess(code=code.strip(), name=name.strip(), time_zone=time_zone)
     business_process.full_clean()
-    business_process.shift_started_at = current_shift_start(business_process, timezone.now())
-    with transaction.atomic():
+    with transaction.atomic(), batch():
         business_process.save()
         business_process.add_default_schedule()
         audit_administration(
@@ -34,6 +32,9 @@ def create_business_process(*, code: str, name: str, time_zone: str, actor: Acto
             business_process,
             {"code": [None, business_process.code], "name": [None, business_process.name]},
         )
+        # Its shift and whether its schedule is open, recorded now rather than at the timers' next look.
+        apply_schedule_changes(timezone.now(), {business_process.pk})
+        business_process.refresh_from_db(fields=["schedule_open", "schedule_changed_at", "shift_started_at"])
     return business_process
 
 

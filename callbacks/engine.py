@@ -57,16 +57,17 @@ Supervisor actions
 
 The schedule (rule chosen for ABORTED)
     When the schedule of a business process closes — the timer tick sees it open at its previous look and
-    closed now — every callback of that business process that is in queue (QUEUED) and has no attempt
-    offered since local midnight of that day ends ABORTED, with an attempt of status Aborted. Callbacks tried
-    that day keep their place in queue for the next opening; Pending callbacks, callbacks with an agent, and
-    business processes stopped by a supervisor are not touched. The flip is recorded on the business process
-    under a row lock, so it happens once however many ticks see it.
+    closed now, or an edit of its schedule or time zone closes it at once — every callback of that business
+    process that is in queue (QUEUED) and has no attempt offered since local midnight of that day ends ABORTED,
+    with an attempt of status Aborted. Callbacks tried that day keep their place in queue for the next opening;
+    Pending callbacks, callbacks with an agent, and business processes stopped by a supervisor are not touched.
+    The flip is recorded on the business process under a row lock, so it happens once however many ticks see it.
 
 Timers
     Every timer is a column: ``Callback.due_at`` (end of a Pending wait, or the no-answer deadline while
-    Dialing), ``BusinessProcess.schedule_open`` and ``BusinessProcess.shift_started_at`` (the monitor counts its
-    shift counters from it). ``apply_due_timers`` applies whatever is due; each step
+    Dialing), ``BusinessProcess.schedule_open`` (the monitor's CLBK Stat) and ``BusinessProcess.shift_started_at``
+    (the monitor counts its shift counters from it). ``apply_due_timers`` applies whatever is due, and an edit of
+    a schedule or of the Callback Timing records the business process's two at once; each step
     re-checks its condition under a lock, so a lost, late or repeated tick never loses or doubles a timer.
     An agent event that occurs after the no-answer deadline is judged after the No Answer the timer owed:
     a late connection is refused, a late completion is an amendment of the automatic No Answer.
@@ -491,15 +492,21 @@ def expire_no_answers(now: datetime) -> int:
     return count
 
 
-def apply_schedule_changes(now: datetime) -> tuple[set[int], int]:
+def apply_schedule_changes(now: datetime, business_process_ids: set[int] | None = None) -> tuple[set[int], int]:
     """Record schedule openings and closings, a closing aborting the untried queue (see the module docstring), and
-    the start of each new shift, from which the monitor's shift counters count.
+    the start of each new shift, from which the monitor's shift counters count (CLBK Stat and the shift counters
+    are read from these records).
+
+    The timer tick applies it to every business process; an edit of a business process's schedule or timing
+    applies it to that one at once (``business_process_ids``).
 
     Returns the ids of the business processes that are dispatchable now, and how many callbacks were aborted.
     """
     # Every second, every business process: tuples of only the fields the timers need (model objects for a
     # thousand business processes and their ranges cost most of a worker's time).
     business_processes = BusinessProcess.objects.filter(is_active=True).order_by()
+    if business_process_ids is not None:
+        business_processes = business_processes.filter(pk__any=business_process_ids)
     facts = list(
         business_processes.values_list(
             "pk", "time_zone", "shift_starts", "is_stopped", "schedule_open", "shift_started_at"
@@ -525,7 +532,7 @@ def _record_shift_start(business_process_ids: set[int], shift_start: datetime) -
     """A new shift began: the monitor's shift counters start over."""
     with transaction.atomic():
         BusinessProcess.objects.filter(pk__any=business_process_ids).update(shift_started_at=shift_start)
-        _announce_on_commit(sorted(business_process_ids))
+        _notify_many(business_process_ids)
 
 
 def release_due(now: datetime, dispatchable_ids: set[int]) -> int:
@@ -900,10 +907,14 @@ def batch() -> Iterator[Batch]:
 
 def _notify(business_process_id: int) -> None:
     """After the commit, tell whoever watches (the live monitor) that this business process changed."""
+    _notify_many([business_process_id])
+
+
+def _notify_many(business_process_ids) -> None:
     if (current := _current_batch.get()) is not None:
-        current.changed.add(business_process_id)
+        current.changed.update(business_process_ids)
     else:
-        _announce_on_commit([business_process_id])
+        _announce_on_commit(sorted(business_process_ids))
 
 
 def _announce_on_commit(business_process_ids: list[int]) -> None:

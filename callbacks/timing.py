@@ -23,10 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from .choices import AuditAction
-from .engine import Actor, audit_administration
+from .engine import Actor, apply_schedule_changes, audit_administration, batch
 from .models import AuditEntry, BusinessProcess, ScheduleException, ScheduleRange
 from .models.business_processes import _check_ranges
-from .schedule import MIDNIGHT, current_shift_start, open_ranges_on
+from .schedule import MIDNIGHT, open_ranges_on
 
 TIMING_ACTIONS = (AuditAction.TIMING_CHANGED, AuditAction.SCHEDULE_CHANGED)
 
@@ -238,7 +238,7 @@ def _in(delta: timedelta) -> str:
 
 def change_settings(business_process_id: int, values: dict, actor: Actor, version: int) -> BusinessProcess:
     """Save validated settings (``SETTINGS_FIELDS``; max_schedule_ahead a timedelta) all at once, audited."""
-    with transaction.atomic():
+    with transaction.atomic(), batch():  # one announcement for the change and what it records at once
         business_process = _lock(business_process_id, version)
         before = settings_values(business_process)
         for field in SETTINGS_FIELDS:
@@ -247,10 +247,9 @@ def change_settings(business_process_id: int, values: dict, actor: Actor, versio
         after = settings_values(business_process)
         changes = _diff(before, after)
         if changes:
-            # New shift starts (or a new time zone) count at once, not from the timers' next look.
-            business_process.shift_started_at = current_shift_start(business_process, timezone.now())
-            business_process.save(update_fields=[*SETTINGS_FIELDS, "shift_started_at", "updated"])
+            business_process.save(update_fields=[*SETTINGS_FIELDS, "updated"])
             audit_administration(AuditAction.TIMING_CHANGED, actor, business_process, changes)
+            _apply_at_once(business_process)
     return business_process
 
 
@@ -265,7 +264,7 @@ def change_schedule(
         _check_ranges(list(exception.ranges), str(exception.date))
     if len({exception.date for exception in exceptions}) != len(exceptions):
         raise ValidationError("Give each date of exception once.")
-    with transaction.atomic():
+    with transaction.atomic(), batch():
         business_process = _lock(business_process_id, version)
         before = schedule_values(business_process)
         business_process.schedule_ranges.all().delete()
@@ -288,7 +287,15 @@ def change_schedule(
         if changes:
             business_process.save(update_fields=["updated"])
             audit_administration(AuditAction.SCHEDULE_CHANGED, actor, business_process, changes)
+            _apply_at_once(business_process)
     return business_process
+
+
+def _apply_at_once(business_process: BusinessProcess) -> None:
+    """New shift starts, a new time zone or a new schedule count at once, not from the timers' next look: the
+    monitor shows what the timers recorded, and a schedule closed by the edit aborts the untried queue now."""
+    apply_schedule_changes(timezone.now(), {business_process.pk})
+    business_process.refresh_from_db(fields=["schedule_open", "schedule_changed_at", "shift_started_at"])
 
 
 def _lock(business_process_id: int, version: int) -> BusinessProcess:

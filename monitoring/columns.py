@@ -1,7 +1,7 @@
 """The Business Process monitor's columns (seed 001), each defined once, here.
 
-    CLBK Stat        Stopped if a supervisor stopped callbacks; else Active if the schedule is open now;
-                     else Off Schedule HRS.
+    CLBK Stat        Stopped if a supervisor stopped callbacks; else Active if the schedule is open now (as the
+                     timers recorded it); else Off Schedule HRS.
     Proc             callbacks that reached an end state other than Purged or Cancelled during the current
                      shift (succeeded + failed: Reached, Failed, Wrong destination, Aborted).
     Clbk To Be Proc  callbacks not in an end state (Pending + HandlingByBusinessProcess + HandlingByAgent).
@@ -14,13 +14,14 @@
 "The current shift" began at the most recent of the business process's shift starts, in its time zone.
 The totals row sums the counts and weighs the percentages and the average by what they are made of.
 
-When the current shift began is the timers' to record, every second, on the business process (``shift_started_at``:
-callbacks.engine.apply_schedule_changes), which announces each new shift; an edit of the shift starts records the
-new one at once. So ``compute_rows`` only counts: each business process is joined with its own callbacks (and
-attempts) from its own recorded shift start, one range of a covering index per business process, read from the
-index alone. CLBK Stat is decided from every schedule at once (callbacks.schedule.open_at). The same filters
-(``proc_filter``, ``TO_BE_PROCESSED``…) select the callbacks behind a number when a supervisor asks which ones they
-are.
+Whether the schedule is open and when the current shift began are the timers' to record, every second, on the
+business process (``schedule_open``, ``shift_started_at``: callbacks.engine.apply_schedule_changes), which announces
+each opening, closing and new shift; an edit of the schedule or of the shift starts records them at once. The engine
+acts on the same records (a closing aborts the untried queue), so the monitor shows what the engine does, and
+``compute_rows`` only counts: each business process is joined with its own callbacks (and attempts) from its own
+recorded shift start, one range of a covering index per business process, read from the index alone. The same
+filters (``proc_filter``, ``TO_BE_PROCESSED``…) select the callbacks behind a number when a supervisor asks which
+ones they are.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from django.utils import timezone
 
 from callbacks.choices import CallbackState, EndState
 from callbacks.models import BusinessProcess, Callback
-from callbacks.schedule import is_open, open_at
 
 STOPPED, ACTIVE, OFF_SCHEDULE = "stopped", "active", "off_schedule"
 STATUS_LABELS = {STOPPED: "Stopped", ACTIVE: "Active", OFF_SCHEDULE: "Off Schedule HRS"}
@@ -127,8 +127,8 @@ def clbk_stat(is_stopped: bool, schedule_open: bool) -> str:
     return STOPPED if is_stopped else ACTIVE if schedule_open else OFF_SCHEDULE
 
 
-def status(business_process: BusinessProcess, now: datetime) -> str:
-    return clbk_stat(business_process.is_stopped, is_open(business_process, now))
+def status(business_process: BusinessProcess) -> str:
+    return clbk_stat(business_process.is_stopped, business_process.schedule_open)
 
 
 @dataclass
@@ -222,7 +222,7 @@ class Monitor:
 def compute_rows(now: datetime | None = None, business_process_ids: list[int] | None = None) -> Monitor:
     """Every column of every active business process (or of the given ones), with a constant number of queries.
 
-    ``now`` decides CLBK Stat; the shift counters count from the shift start the timers recorded last.
+    CLBK Stat and the shift start are as the timers recorded them last; ``now`` stamps the rows.
     """
     with _one_snapshot():
         return _compute_rows(now or timezone.now(), business_process_ids)
@@ -255,6 +255,7 @@ ROW_FIELDS = (
     "name",
     "time_zone",
     "is_stopped",
+    "schedule_open",
     "shift_started_at",
     "to_be_processed_threshold",
     "failed_pct_threshold",
@@ -266,25 +267,19 @@ def _compute_rows(now: datetime, business_process_ids: list[int] | None) -> Moni
     business_processes = BusinessProcess.objects.filter(is_active=True)
     if business_process_ids is not None:
         business_processes = business_processes.filter(pk__any=set(business_process_ids))
-    rows, stopped = _rows_with_shift_counts(business_processes, now)
+    rows = _rows_with_shift_counts(business_processes, now)
     if rows:
-        open_ids = open_at(business_processes, {pk: row.time_zone for pk, row in rows.items()}, now)
-        for pk, row in rows.items():
-            row.status = clbk_stat(pk in stopped, pk in open_ids)
-        _count_to_be_processed(rows)
+        _count_to_be_processed(rows, every_business_process=business_process_ids is None)
         _sum_handle_times(business_processes, rows)
     ordered = list(rows.values())
     return Monitor(rows=ordered, totals=totals(ordered, now), computed_at=now)
 
 
-def _rows_with_shift_counts(
-    business_processes: QuerySet[BusinessProcess], now: datetime
-) -> tuple[dict[int, Row], set[int]]:
-    """The rows, read with Proc, Reached and Purged: each business process joined with its callbacks that ended
+def _rows_with_shift_counts(business_processes: QuerySet[BusinessProcess], now: datetime) -> dict[int, Row]:
+    """The rows, with CLBK Stat, Proc, Reached and Purged: each business process joined with its callbacks that ended
     during its current shift, which PostgreSQL reads as one range of the index callback_bp_completed per business
     process, from the index alone. Only those are read, so the end state alone tells which column counts them;
-    completed_at (never null in the shift) is counted, being in the index (the ids are not). Also returns the ids
-    of the stopped business processes, for CLBK Stat."""
+    completed_at (never null in the shift) is counted, being in the index (the ids are not)."""
     ended = (
         business_processes.annotate(
             shift=FilteredRelation("callbacks", condition=through("callbacks", ended_since(SHIFT_START)))
@@ -297,23 +292,22 @@ def _rows_with_shift_counts(
         )
         .order_by("name")
     )
-    rows, stopped = {}, set()
-    for pk, code, name, zone, is_stopped, shift_start, waiting_threshold, failed_threshold, *counts in ended:
-        if is_stopped:
-            stopped.add(pk)
+    rows = {}
+    for pk, code, name, zone, is_stopped, schedule_open, shift_start, waiting, failing, *counts in ended:
         rows[pk] = Row(
             code=code,
             name=name,
+            status=clbk_stat(is_stopped, schedule_open),
             shift_start=shift_start.astimezone(ZoneInfo(zone)) if shift_start else None,
             time_zone=zone,
             proc=counts[0],
             reached=counts[1],
             purged=counts[2],
-            to_be_processed_threshold=waiting_threshold,
-            failed_pct_threshold=failed_threshold,
+            to_be_processed_threshold=waiting,
+            failed_pct_threshold=failing,
             computed_at=now,
         )
-    return rows, stopped
+    return rows
 
 
 def totals(rows: list[Row], now: datetime) -> Row:
@@ -360,15 +354,20 @@ def through(relation: str, condition: Q) -> Q:
     return Q(*children, _connector=condition.connector, _negated=condition.negated)
 
 
-def _count_to_be_processed(rows: dict[int, Row]) -> None:
-    to_be_processed = (
-        Callback.objects.filter(TO_BE_PROCESSED, business_process_id__any=rows.keys())
-        .values_list("business_process_id")
+def _count_to_be_processed(rows: dict[int, Row], every_business_process: bool) -> None:
+    to_be_processed = Callback.objects.filter(TO_BE_PROCESSED)
+    if not every_business_process:
+        to_be_processed = to_be_processed.filter(business_process_id__any=rows.keys())
+    # For every business process, the whole of the partial index callback_open_bp in one pass: matching it
+    # against a thousand ids costs more than the few open callbacks of inactive business processes it reads.
+    counts = (
+        to_be_processed.values_list("business_process_id")
         .annotate(n=Count("*"))  # not Count("pk"): reading the id would forbid an index-only scan of callback_open_bp
         .order_by()
     )
-    for pk, n in to_be_processed:
-        rows[pk].to_be_processed = n
+    for pk, n in counts:
+        if pk in rows:
+            rows[pk].to_be_processed = n
 
 
 def _sum_handle_times(business_processes: QuerySet[BusinessProcess], rows: dict[int, Row]) -> None:

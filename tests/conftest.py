@@ -28,10 +28,14 @@ def open_all_week(business_process: BusinessProcess) -> None:
 
 @pytest.fixture
 def make_business_process(db):
-    """Create a business process; open around the clock unless `open=False` (then it has no open hours)."""
+    """Create a business process; open around the clock unless `open=False` (then it has no open hours).
+
+    Its shift start and whether its schedule is open are recorded as the timers would have recorded them.
+    """
 
     def make(code: str = "SALES", *, open: bool = True, **settings) -> BusinessProcess:
         settings.setdefault("name", code.title())
+        settings.setdefault("schedule_open", open)
         business_process = BusinessProcess(code=code, **settings)
         if business_process.shift_started_at is None:
             business_process.shift_started_at = current_shift_start(business_process, timezone.now())

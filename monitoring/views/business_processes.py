@@ -89,7 +89,7 @@ class BusinessProcessPageMixin(PermissionRequiredMixin):
             {"label": label, "url": reverse(name, kwargs={"code": bp.code}), "active": name == self.tab}
             for name, label in TABS
         ]
-        current = status(bp, self.now)
+        current = status(bp)
         return super().get_context_data(
             business_process=bp, tabs=tabs, status=current, status_label=STATUS_LABELS[current], now=self.now, **kwargs
         )

@@ -560,7 +560,8 @@ class EngineMachine(RuleBasedStateMachine):
             mine = [cb for cb in self.callbacks.values() if cb.bp == code]
             ended = [cb for cb in mine if cb.completed and cb.completed >= since]
             handled = [a for cb in mine for a in cb.history if a.accepted and a.acw and a.acw >= since]
-            status = "stopped" if self.stopped[code] else "active" if self.is_open(code, self.now) else "off_schedule"
+            # CLBK Stat as the timers recorded the schedule at their last look, as the engine acts on it.
+            status = "stopped" if self.stopped[code] else "active" if self.schedule_open[code] else "off_schedule"
             expected = {
                 "status": status,
                 "to_be_processed": sum(cb.state != C for cb in mine),

@@ -2,10 +2,12 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from callbacks import engine
 from callbacks.choices import AuditAction
 from callbacks.models import ApiToken, AuditEntry, BusinessProcess
+from callbacks.schedule import current_shift_start, is_open
 from monitoring import live
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +27,7 @@ def rename_url(code: str) -> str:
 
 
 def test_creating_a_business_process_gives_the_defaults_and_is_audited(admin_client):
+    before = timezone.now()
     response = admin_client.post(
         BUSINESS_PROCESSES, {"code": "BILLING", "name": "Billing", "time_zone": "Europe/Paris"}
     )
@@ -42,6 +45,9 @@ def test_creating_a_business_process_gives_the_defaults_and_is_audited(admin_cli
         bp,
         {"code": [None, "BILLING"], "name": [None, "Billing"]},
     )
+    # What the timers record (CLBK Stat, the shift counters' start), recorded at once: the monitor shows it right.
+    assert bp.schedule_open == is_open(bp, before)
+    assert bp.shift_started_at == current_shift_start(bp, before)
 
 
 @pytest.mark.parametrize(

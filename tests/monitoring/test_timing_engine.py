@@ -99,7 +99,7 @@ def test_opening_the_schedule_decides_the_next_dispatch(make_business_process):
     assert callback.pk == fetch().pk
 
 
-def test_closing_the_schedule_now_follows_the_aborted_rule_at_the_next_tick(business_process, agent):
+def test_closing_the_schedule_now_follows_the_aborted_rule_at_once(business_process, agent):
     engine.apply_due_timers()  # the tick sees the schedule open
     untried = request(business_process, "untried")
     tried = request(business_process, "tried")
@@ -108,11 +108,10 @@ def test_closing_the_schedule_now_follows_the_aborted_rule_at_the_next_tick(busi
     pending = request(business_process, "pending", desired_time=timezone.now() + timedelta(hours=2))
 
     change_schedule(business_process, NEVER)
-    assert fetch("untried").state == CallbackState.QUEUED, "the save itself moves no callback"
-    result = engine.apply_due_timers()
 
-    assert result["aborted"] == 1
-    assert fetch("untried").end_state == EndState.ABORTED
+    assert fetch("untried").end_state == EndState.ABORTED, "the save closed the schedule: the timers need not look"
+    assert BusinessProcess.objects.get(pk=business_process.pk).schedule_open is False
+    assert engine.apply_due_timers()["aborted"] == 0, "closed once"
     assert fetch("tried").state == CallbackState.QUEUED, "tried today: keeps its place for the next opening"
     assert fetch("pending").state == CallbackState.SCHEDULED and fetch("pending").due_at == pending.due_at
     assert untried.pk != tried.pk
