@@ -72,11 +72,11 @@ def open_at(business_processes: QuerySet[BusinessProcess], time_zones: Mapping[i
     """The ids of the ``business_processes`` whose schedule is open at an instant, as ``is_open`` decides, given
     their time zones (id → zone, as the caller read them from the queryset).
 
-    The monitor and the timers ask this of every business process, every second or so: this reads only the
-    ranges and exceptions of the instant's local dates (two at most, whatever the time zones), as tuples in two
-    queries, and converts the instant once per time zone rather than once per business process. The ranges are
-    selected by the queryset as a subquery: matching them against a list of a thousand ids costs PostgreSQL
-    twice as much.
+    The timer tick asks this of every business process every second (and records the answer, which the monitor
+    shows as CLBK Stat): this reads only the ranges and exceptions of the instant's local dates (two at most,
+    whatever the time zones), as tuples in two queries, and converts the instant once per time zone rather than
+    once per business process. The ranges are selected by the queryset as a subquery: matching them against a list
+    of a thousand ids costs PostgreSQL twice as much.
     """
     days = local_dates(time_zones.values(), at)
     selected = business_processes.values("pk")
