@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from callbacks.models import ApiToken, BusinessProcess, Callback, ScheduleRange
 from callbacks.schedule import current_shift_start
+from callbacks.signals import business_process_changed
 from config.celery import app as celery_app
 
 _event_ids = itertools.count(1)
@@ -45,6 +46,19 @@ def make_business_process(db):
         return business_process
 
     return make
+
+
+@pytest.fixture
+def announced():
+    """The business process ids announced to the live monitor (business_process_changed) during the test."""
+    ids: list[int] = []
+
+    def receiver(sender, business_process_ids, **kwargs):
+        ids.extend(business_process_ids)
+
+    business_process_changed.connect(receiver)
+    yield ids
+    business_process_changed.disconnect(receiver)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from django.urls import reverse
 
 from callbacks.choices import AuditAction
 from callbacks.models import AuditEntry, BusinessProcess
-from callbacks.signals import business_process_changed
 from callbacks.timing import timing_version
 from monitoring.views.timing import HISTORY_PER_PAGE
 
@@ -114,27 +113,18 @@ def test_an_administrator_gets_the_editor_filled_with_the_current_values(sales, 
 
 
 def test_saving_settings_changes_them_audits_before_after_and_announces_on_commit(
-    sales, admin, django_capture_on_commit_callbacks
+    sales, admin, announced, django_capture_on_commit_callbacks
 ):
-    announced = []
-
-    def receiver(sender, business_process_ids, **kwargs):
-        announced.extend(business_process_ids)
-
-    business_process_changed.connect(receiver)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = admin.post(
-                url("business-process-timing-settings"),
-                settings_data(
-                    attempts_before_failure="2",
-                    recall_intervals=["90s", "1h 30m"],
-                    max_schedule_ahead="7d",
-                    shift_starts=["06:00", "14:00"],
-                ),
-            )
-    finally:
-        business_process_changed.disconnect(receiver)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(
+            url("business-process-timing-settings"),
+            settings_data(
+                attempts_before_failure="2",
+                recall_intervals=["90s", "1h 30m"],
+                max_schedule_ahead="7d",
+                shift_starts=["06:00", "14:00"],
+            ),
+        )
     assert response.status_code == 302 and response["Location"] == url()
     bp = fresh(sales)
     assert bp.attempts_before_failure == 2

@@ -12,7 +12,6 @@ from callbacks import engine, timing
 from callbacks.choices import AuditAction
 from callbacks.models import AuditEntry, BusinessProcess
 from callbacks.schedule import current_shift_start
-from callbacks.signals import business_process_changed
 from monitoring.columns import compute_rows
 
 ADMIN = engine.Actor("user:admin")
@@ -48,34 +47,27 @@ def test_the_models_bounds_refuse_and_nothing_is_saved(business_process, field, 
     assert not AuditEntry.objects.exists()
 
 
-def test_an_edit_records_what_the_timers_record_at_once(business_process, django_capture_on_commit_callbacks):
+def test_an_edit_records_what_the_timers_record_at_once(
+    business_process, announced, django_capture_on_commit_callbacks
+):
     """CLBK Stat and the shift counters read what the timers recorded: an edit records it for them, at once."""
-    announced = []
+    with django_capture_on_commit_callbacks(execute=True):
+        timing.change_schedule(business_process.pk, {}, [], ADMIN, 0)  # never open
+    closed = BusinessProcess.objects.get(pk=business_process.pk)
+    assert closed.schedule_open is False
+    assert compute_rows(business_process_ids=[closed.pk]).rows[0].status == "off_schedule"
+    assert announced == [closed.pk], "the edit and its closing: one announcement"
 
-    def receiver(sender, business_process_ids, **kwargs):
-        announced.extend(business_process_ids)
-
-    business_process_changed.connect(receiver)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            timing.change_schedule(business_process.pk, {}, [], ADMIN, 0)  # never open
-        closed = BusinessProcess.objects.get(pk=business_process.pk)
-        assert closed.schedule_open is False
-        assert compute_rows(business_process_ids=[closed.pk]).rows[0].status == "off_schedule"
-        assert announced == [closed.pk], "the edit and its closing: one announcement"
-
-        now = timezone.now()
-        in_one_hour = f"{(now + timedelta(hours=1)).astimezone(ZoneInfo('Asia/Tokyo')):%H:%M}"
-        everyday = {day: [(time(0), time(0))] for day in range(7)}
-        timing.change_schedule(business_process.pk, everyday, [], ADMIN, timing.timing_version(closed.pk))
-        changed = values(closed, time_zone="Asia/Tokyo", shift_starts=[in_one_hour])
-        timing.change_settings(business_process.pk, changed, ADMIN, timing.timing_version(closed.pk))
-        opened = BusinessProcess.objects.get(pk=business_process.pk)
-        assert opened.schedule_open is True
-        assert opened.shift_started_at == current_shift_start(opened, now) > now - timedelta(days=1)
-        assert compute_rows(business_process_ids=[opened.pk]).rows[0].status == "active"
-    finally:
-        business_process_changed.disconnect(receiver)
+    now = timezone.now()
+    in_one_hour = f"{(now + timedelta(hours=1)).astimezone(ZoneInfo('Asia/Tokyo')):%H:%M}"
+    everyday = {day: [(time(0), time(0))] for day in range(7)}
+    timing.change_schedule(business_process.pk, everyday, [], ADMIN, timing.timing_version(closed.pk))
+    changed = values(closed, time_zone="Asia/Tokyo", shift_starts=[in_one_hour])
+    timing.change_settings(business_process.pk, changed, ADMIN, timing.timing_version(closed.pk))
+    opened = BusinessProcess.objects.get(pk=business_process.pk)
+    assert opened.schedule_open is True
+    assert opened.shift_started_at == current_shift_start(opened, now) > now - timedelta(days=1)
+    assert compute_rows(business_process_ids=[opened.pk]).rows[0].status == "active"
     flips = AuditEntry.objects.filter(action__in=[AuditAction.SCHEDULE_CLOSED, AuditAction.SCHEDULE_OPENED])
     assert list(flips.order_by("id").values_list("action", "actor")) == [
         (AuditAction.SCHEDULE_CLOSED, "system"),
@@ -114,24 +106,15 @@ def test_a_stale_version_is_refused_with_who_and_when(business_process):
     assert AuditEntry.objects.count() == 1
 
 
-def test_the_change_is_announced_only_once_committed(business_process, django_capture_on_commit_callbacks):
-    announced = []
-
-    def receiver(sender, business_process_ids, **kwargs):
-        announced.extend(business_process_ids)
-
-    business_process_changed.connect(receiver)
-    try:
-        rolled_back = values(business_process, no_answer_seconds=20)
-        with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
-            timing.change_settings(business_process.pk, rolled_back, ADMIN, 0)
-            raise RuntimeError("rolled back")
-        assert announced == [] and not AuditEntry.objects.exists()
-        with django_capture_on_commit_callbacks(execute=True):
-            timing.change_schedule(business_process.pk, {0: []}, [], ADMIN, 0)
-        assert announced == [business_process.pk]
-    finally:
-        business_process_changed.disconnect(receiver)
+def test_the_change_is_announced_only_once_committed(business_process, announced, django_capture_on_commit_callbacks):
+    rolled_back = values(business_process, no_answer_seconds=20)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        timing.change_settings(business_process.pk, rolled_back, ADMIN, 0)
+        raise RuntimeError("rolled back")
+    assert announced == [] and not AuditEntry.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        timing.change_schedule(business_process.pk, {0: []}, [], ADMIN, 0)
+    assert announced == [business_process.pk]
 
 
 @pytest.mark.parametrize(
