@@ -73,6 +73,7 @@ class BusinessProcessPageMixin(PermissionRequiredMixin):
 
     permission_required = "callbacks.view_monitor"
     tab: str
+    prefetch: tuple[str, ...] = ()  # what the tab reads of the business process's related rows
 
     @cached_property
     def now(self) -> datetime:
@@ -80,7 +81,7 @@ class BusinessProcessPageMixin(PermissionRequiredMixin):
 
     @cached_property
     def business_process(self) -> BusinessProcess:
-        business_processes = BusinessProcess.objects.prefetch_related("schedule_ranges", "schedule_exceptions")
+        business_processes = BusinessProcess.objects.prefetch_related(*self.prefetch)
         return get_object_or_404(business_processes, code=self.kwargs["code"], is_active=True)
 
     def get_context_data(self, **kwargs):

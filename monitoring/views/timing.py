@@ -46,6 +46,7 @@ class BusinessProcessTimingView(BusinessProcessPageMixin, TemplateView):
 
     tab = "business-process-timing"
     template_name = "monitoring/business_process_timing.html"
+    prefetch = ("schedule_ranges", "schedule_exceptions")
 
     def can_edit(self) -> bool:
         return self.request.user.has_perm(EDIT_PERMISSION)
