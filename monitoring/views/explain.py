@@ -103,7 +103,7 @@ class ExplainView(PermissionRequiredMixin, SingleTableMixin, TemplateView):
     @cached_property
     def shift_starts(self) -> dict[int, datetime]:
         """As the monitor counts from them: the shift starts the timers recorded (the current one for a business
-        process created less than a second ago, which the timers have not seen yet)."""
+        process they have not recorded yet)."""
         return {bp.pk: bp.shift_started_at or current_shift_start(bp, self.now) for bp in self.business_processes}
 
     @cached_property
