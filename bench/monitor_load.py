@@ -22,14 +22,15 @@ redis://127.0.0.1:6390/5 on the private Redis of ``scripts/redis.sh start``). Fo
    (a) and (b) run in ``--column-runs`` interleaved rounds (medians printed), so that a drift of the machine's
    speed weighs on both alike. The issue's target is (a) ≤ 1.5 × the floor: (a)/(b) is the median of the
    rounds' ratios.
-3. The live system for real: ``--web-processes`` web processes (``--server``: uvicorn, as the production
-   Procfile runs, or daphne), one Celery worker (prefork, 2) and beat, as subprocesses on the bench database;
-   ``--clients`` WebSockets on /ws/monitor/ (a supervisor's session cookie, an allowed Origin) in a child
-   process; ``--rate`` events/s POSTed to /api/v1/events/ (``--batch-ms``: the events of each interval as one
-   array) for ``--duration`` s, after ``--warm-up`` s of the same, not measured: mostly new callback.requested
-   spread over the business processes, the rest full offer → accept → connect → complete → wrap-up sequences
-   on the callbacks the drive requested. Each run first deletes the callbacks earlier runs' drives requested
-   (and vacuums), so that runs start from the same history and compare.
+3. The live system for real: ``--web-processes`` web processes (default: two per core, as docs/deploy.md
+   advises; ``--server``: uvicorn, as the production Procfile runs, or daphne), one Celery worker (prefork, 2)
+   and beat, as subprocesses on the bench database; ``--clients`` WebSockets on /ws/monitor/ (a supervisor's
+   session cookie, an allowed Origin) in a child process; ``--rate`` events/s POSTed to /api/v1/events/
+   (``--batch-ms``: the events of each interval as one array) for ``--duration`` s, after ``--warm-up`` s of
+   the same, not measured: mostly new callback.requested spread over the business processes, the rest full
+   offer → accept → connect → complete → wrap-up sequences on the callbacks the drive requested. Each run first
+   deletes the callbacks earlier runs' drives requested (and vacuums), so that runs start from the same history
+   and compare.
    Event → monitor latency: from the moment the event is queued for sending (its wait for the array's
    departure included) to the moment a client receives a "rows" message whose row for that business process
    shows the change (To Be Proc + Proc up by one for a request, Proc up by one for a completion; see
@@ -104,7 +105,12 @@ def parse_args() -> argparse.Namespace:
         "--warm-up", type=float, default=5, help="seconds of the same drive before, not measured (connections, caches)"
     )
     parser.add_argument("--request-share", type=float, default=0.6, help="share of events that are new callbacks")
-    parser.add_argument("--web-processes", type=int, default=2, help="web (ASGI server) processes")
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=2 * (os.cpu_count() or 1),
+        help="web (ASGI server) processes (default: two per core, as docs/deploy.md advises)",
+    )
     parser.add_argument(
         "--server",
         choices=["uvicorn", "daphne"],
