@@ -191,9 +191,9 @@ def request_callback(
         if is_dispatchable(business_process, at):
             _put_in_queue(callback, at)
     changes = _diff({}, _snapshot(callback))
-    if _current_batch.get() is not None:
-        # No savepoint: in a batch, an id already taken fails the whole block with IntegrityError (see ``batch``).
-        callback.save(force_insert=True)
+    if (current := _current_batch.get()) is not None:
+        # Inserted with the batch's other requests, before its next transition or at its end (see ``batch``).
+        current.requested.append(callback)
         _audit(AuditAction.CALLBACK_REQUESTED, actor, callback, changes=changes, note=note)
         return callback
     try:
@@ -216,7 +216,7 @@ def already_exists(external_id: str) -> TransitionRefused:
 
 def offer(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callback:
     """The platform offers a queued callback to an agent (interaction state Offered)."""
-    with transaction.atomic():
+    with _transition(callback_id):
         callback = _lock(callback_id)
         before = _snapshot(callback)
         _require_state(callback, CallbackState.QUEUED, "be offered")
@@ -247,7 +247,7 @@ def offer(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callback:
 
 def accept(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callback:
     """The agent accepts the offer: Dialing starts, and with it the no-answer timer."""
-    with transaction.atomic():
+    with _transition(callback_id):
         callback = _lock(callback_id)
         before = _snapshot(callback)
         attempt = _current_attempt(callback, agent, AgentPhase.OFFERED, "be accepted")
@@ -263,7 +263,7 @@ def accept(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callback:
 
 def connect(callback_id, agent: Agent, answered_by: str, at: datetime, actor: Actor) -> Callback:
     """A voicemail box or a person answered: Handling; the no-answer timer stops."""
-    with transaction.atomic():
+    with _transition(callback_id):
         callback = _lock(callback_id)
         deadline = callback.due_at
         if _expire_if_overdue(callback, at):
@@ -296,7 +296,7 @@ def complete(
     """The agent sets the attempt's completion status (or amends the timer's No Answer during wrap-up)."""
     if status == CompletionStatus.CALLBACK_REQUESTED and reschedule_time is None:
         raise ValidationError({"reschedule_time": "Callback Requested needs the time to call back."})
-    with transaction.atomic():
+    with _transition(callback_id):
         callback = _lock(callback_id)
         _expire_if_overdue(callback, at)
         if reschedule_time is not None and status == CompletionStatus.CALLBACK_REQUESTED:
@@ -332,7 +332,7 @@ def complete(
 
 def end_wrapup(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callback:
     """The agent finishes After Call Work; the attempt's handle time (accept → ACW end) is now known."""
-    with transaction.atomic():
+    with _transition(callback_id):
         callback = _lock(callback_id)
         attempt = callback.attempt_set.filter(agent=agent).order_by("-number").first()
         if attempt is None:
@@ -361,7 +361,7 @@ def end_wrapup(callback_id, agent: Agent, at: datetime, actor: Actor) -> Callbac
 
 def send_to_queue(callback_id, at: datetime, actor: Actor, expected_state: str | None = None) -> Callback:
     """A supervisor sends a Pending callback to queue at once (it is still only offered while Active)."""
-    with transaction.atomic():
+    with _transition(callback_id):
         callback = _lock(callback_id)
         _check_expected_state(callback, expected_state)
         before = _snapshot(callback)
@@ -386,7 +386,7 @@ def reschedule(
     callback_id, desired_time: datetime, at: datetime, actor: Actor, expected_state: str | None = None
 ) -> Callback:
     """A supervisor moves a Pending callback to another desired time (inside the schedule-ahead window)."""
-    with transaction.atomic():
+    with _transition(callback_id):
         callback = _lock(callback_id)
         _check_expected_state(callback, expected_state)
         _require_state(callback, CallbackState.SCHEDULED, "be rescheduled")
@@ -405,7 +405,7 @@ def recreate(callback_id, at: datetime, actor: Actor, expected_state: str | None
 
     Returns the new callback. A callback is recreated once; asking again is refused, naming the new one.
     """
-    with transaction.atomic():
+    with _transition(callback_id):
         old = _lock(callback_id)
         _check_expected_state(old, expected_state)
         if old.state != CallbackState.COMPLETED:
@@ -578,7 +578,7 @@ def release_due(now: datetime, dispatchable_ids: set[int]) -> int:
 
 
 def _flip_schedule(business_process_id: int, open_now: bool, now: datetime) -> int:
-    with transaction.atomic():
+    with _transition():
         business_process = (
             BusinessProcess.objects.select_for_update()
             .prefetch_related("schedule_ranges", "schedule_exceptions")
@@ -662,6 +662,18 @@ def _check_in_window(business_process: BusinessProcess, when: datetime, field: s
                 f"(the schedule-ahead window of {business_process.code})."
             }
         )
+
+
+@contextmanager
+def _transition(callback_id=None) -> Iterator[None]:
+    """The transaction of a transition on a callback (a savepoint, inside a ``batch``), or on any callback without
+    an id. If the batch has yet to insert that callback, it inserts its requested callbacks first, outside the
+    savepoint, so that a refusal keeps them."""
+    current = _current_batch.get()
+    if current is not None and (callback_id is None or current.has_requested(callback_id)):
+        current.insert_requested()
+    with transaction.atomic():
+        yield
 
 
 def _lock(callback_id) -> Callback:
@@ -771,7 +783,7 @@ def _apply_completion(
 def _remove(
     callback_id, end_state: str, action: str, at: datetime, actor: Actor, note: str, expected_state: str | None
 ) -> Callback:
-    with transaction.atomic():
+    with _transition(callback_id):
         callback = _lock(callback_id)
         _check_expected_state(callback, expected_state)
         before = _snapshot(callback)
@@ -867,18 +879,27 @@ def _json(value):
 
 @dataclass
 class Batch:
-    """What the transitions of a ``batch`` block leave to its end: the business processes to announce, and the audit
-    entries to write."""
+    """What the transitions of a ``batch`` block leave for later: the business processes to announce, the audit
+    entries to write, the requested callbacks to insert."""
 
     changed: set[int] = field(default_factory=set)
     audit_entries: list[AuditEntry] = field(default_factory=list)
+    requested: list[Callback] = field(default_factory=list)
 
-    def mark(self) -> int:
-        return len(self.audit_entries)
+    def mark(self) -> tuple[int, int]:
+        return len(self.audit_entries), len(self.requested)
 
-    def forget_since(self, mark: int) -> None:
-        """The transitions since ``mark`` were rolled back (a savepoint): their audit entries go with them."""
-        del self.audit_entries[mark:]
+    def forget_since(self, mark: tuple[int, int]) -> None:
+        """The transitions since ``mark`` were rolled back (a savepoint): what they left for later goes with them."""
+        del self.audit_entries[mark[0] :]
+        del self.requested[mark[1] :]
+
+    def has_requested(self, callback_id) -> bool:
+        return any(str(callback.pk) == str(callback_id) for callback in self.requested)
+
+    def insert_requested(self) -> None:
+        Callback.objects.bulk_create(self.requested)
+        self.requested.clear()
 
 
 _current_batch: ContextVar[Batch | None] = ContextVar("current_batch", default=None)
@@ -890,9 +911,11 @@ def batch() -> Iterator[Batch]:
     when the block ends, and each business process changed is announced once, on commit, however many changes it
     saw. Whoever rolls a transition back to a savepoint inside the block calls ``forget_since``.
 
-    A request for a callback id already taken is not refused inside the block (that would cost every request a
-    savepoint): it raises IntegrityError, which leaves the transaction unusable. The caller rolls the block back and
-    applies its transitions again one by one; it saves that in the common case by refusing the ids it knows taken.
+    The requested callbacks are inserted together too: before the next other transition (which may be about one of
+    them), outside its savepoint (so that its refusal does not take them back), or when the block ends. A request
+    for a callback id already taken is therefore not refused inside the block: the insert raises IntegrityError,
+    which leaves the transaction unusable. The caller rolls the block back and applies its transitions again one by
+    one; it saves that in the common case by refusing the ids it knows taken.
     """
     current = Batch()
     token = _current_batch.set(current)
@@ -900,6 +923,7 @@ def batch() -> Iterator[Batch]:
         yield current
     finally:
         _current_batch.reset(token)
+    current.insert_requested()
     AuditEntry.objects.bulk_create(current.audit_entries)
     if current.changed:
         _announce_on_commit(sorted(current.changed))

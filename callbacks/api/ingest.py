@@ -4,8 +4,8 @@ One event (``ingest``) runs in a transaction of its own. An array (``ingest_many
 transactions of up to ``CHUNK`` events, each event in a savepoint of its own: a refused event changes nothing and
 the others apply, as if each had its own transaction, while the array costs far fewer queries and commits —
 known event ids, agents, callbacks and business processes are looked up once per chunk, the event ids are
-recorded in one insert, and so are the audit entries, and each business process changed is announced once per
-chunk.
+recorded in one insert, and so are the audit entries and the callbacks requested one after the other, and each
+business process changed is announced once per chunk.
 """
 
 import contextlib
@@ -206,9 +206,12 @@ def _ingest_known(
         refusal = str(engine.already_exists(event["callback"]))  # refused here: in a batch the engine would fail it
         return Outcome(409, {"event_id": event_id, "result": "rejected", "error": refusal}), None
     known.agents.created.clear()
-    mark = batch.mark()
-    # The engine's transition is a savepoint of its own; an event that creates an agent needs one around both.
+    # The engine's transition is a savepoint of its own; an event that creates an agent needs one around both,
+    # which the requests before it must not be inside of (the engine's transitions insert them first, likewise).
     names_new_agent = any(login_id not in known.agents.by_login_id for login_id in _strings(event, *AGENT_FIELDS))
+    if names_new_agent:
+        batch.insert_requested()
+    mark = batch.mark()
     try:
         with transaction.atomic() if names_new_agent else contextlib.nullcontext():
             callback = _apply(event, actor, known.agents)

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from callbacks.api import ingest as ingest_module
+from callbacks.choices import AuditAction
 from callbacks.models import Agent, Attempt, AuditEntry, Callback, IngestedEvent
 from tests.conftest import event
 
@@ -128,6 +129,47 @@ def test_requests_in_an_array_take_no_savepoint_each(events, business_process):
         return sum(1 for q in queries if q["sql"].startswith("SAVEPOINT"))
 
     assert savepoints([requested("cb-1")]) == savepoints([requested(f"cb-{n}") for n in range(2, 12)])
+
+
+def test_the_requests_of_an_array_are_inserted_together_until_an_event_needs_one(events, business_process):
+    Agent.objects.create(login_id="agent-1", display_name="Agent 1")
+    assert events.post(requested("cb-earlier")).status_code == 201
+    batch = [requested(f"cb-{n}") for n in range(5)]
+    batch += [event("attempt.offered", "cb-earlier", agent="agent-1")]  # needs none of them
+    batch += [requested(f"cb-{n}") for n in range(5, 10)]
+    batch += [event("attempt.offered", "cb-3", agent="agent-1")]  # needs cb-3
+    batch += [requested(f"cb-{n}") for n in range(10, 15)]
+
+    with CaptureQueriesContext(connection) as queries:
+        results = events.post(batch).json()["results"]
+
+    assert [r["result"] for r in results] == ["applied"] * 17
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "callbacks_callback"')]
+    assert len(inserts) == 2, "the ten before the offer of cb-3 in one insert, the five after it in another"
+    assert Callback.objects.count() == 16
+    assert set(Callback.objects.filter(state="routing").values_list("external_id", flat=True)) == {"cb-earlier", "cb-3"}
+
+
+def test_a_refused_event_keeps_the_requests_before_it_in_its_chunk(events, business_process):
+    """The requests wait to be inserted together, but not inside the next event's savepoint: its refusal, which
+    rolls that savepoint back, keeps them — both the engine's savepoint and the one around a new agent."""
+    Agent.objects.create(login_id="agent-1", display_name="Agent 1")
+    batch = [
+        requested("cb-1"),
+        requested("cb-2"),
+        event("attempt.accepted", "cb-1", agent="agent-1"),  # 409: not offered
+        requested("cb-3"),
+        event("attempt.accepted", "cb-3", agent="new-agent"),  # 409, and the agent it created goes with it
+        requested("cb-4"),
+    ]
+
+    results = events.post(batch).json()["results"]
+
+    assert [r["result"] for r in results] == ["applied", "applied", "rejected", "applied", "rejected", "applied"]
+    assert sorted(Callback.objects.values_list("external_id", flat=True)) == ["cb-1", "cb-2", "cb-3", "cb-4"]
+    assert AuditEntry.objects.filter(action=AuditAction.CALLBACK_REQUESTED).count() == 4 == AuditEntry.objects.count()
+    assert IngestedEvent.objects.count() == 4
+    assert not Agent.objects.filter(login_id="new-agent").exists()
 
 
 def test_an_event_twice_in_one_array_is_applied_once(events, business_process):
