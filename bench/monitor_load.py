@@ -39,8 +39,10 @@ redis://127.0.0.1:6390/5 on the private Redis of ``scripts/redis.sh start``). Fo
    Target: p99 ≤ 1 s. Also printed: events applied/s, ingest POST time, compute → client delay of the
    pushes, messages per client, snapshot size, web memory per WebSocket (RSS growth ÷ clients), CPU
    per process group during the drive, in % of one core (the machine has os.cpu_count() of them; the
-   benchmark's own processes share them, so the figures are an upper bound of what the server needs), and
-   the DB time per second (PostgreSQL's active time on the bench database, pg_stat_database).
+   benchmark's own processes share them, so the figures are an upper bound of what the server needs), the
+   CPU time the hypervisor stole (on a shared virtual machine, time its cores wanted and did not get: when it
+   is high, every figure of the run is worse), and the DB time per second (PostgreSQL's active time on the
+   bench database, pg_stat_database).
 4. The naive baseline (``--baseline-duration``): the same event drive, while the ``--clients`` monitors poll
    a page that recomputes every business process with per-process ORM queries (bench/naive_monitor.py)
    every ``--poll-seconds`` (4, as VICIdial's realtime report does); worker and beat stopped. Prints its DB
@@ -1140,7 +1142,8 @@ def report_live(args, driver: Driver, result: dict, window: float, rss_before: i
 
     print(
         f"  CPU during the drive ({cpu['wall']:.0f} s, % of one core): machine {pct(cpu['machine'])} of "
-        f"{os.cpu_count() * 100} %; " + ", ".join(f"{name} {pct(s)}" for name, s in cpu["groups"].items())
+        f"{os.cpu_count() * 100} % (and {pct(cpu['stolen'])} stolen by the hypervisor); "
+        + ", ".join(f"{name} {pct(s)}" for name, s in cpu["groups"].items())
     )
     print(
         f"  DB time: {cpu['db_seconds'] / cpu['wall']:.2f} s per second (PostgreSQL's active time on the bench "
@@ -1298,8 +1301,10 @@ class CpuSample:
                 with contextlib.suppress(OSError):
                     name = (entry / "comm").read_text().strip()
                     self.processes[int(entry.name)] = (name, (int(stat[11]) + int(stat[12])) / ticks)
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        self.machine = (sum(fields) - fields[3] - fields[4]) / ticks  # all but idle and iowait
+        # user nice system idle iowait irq softirq steal (guest time is counted in user already)
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        self.machine = (sum(fields) - fields[3] - fields[4] - fields[7]) / ticks  # all but idle, iowait and steal
+        self.stolen = fields[7] / ticks  # the hypervisor ran someone else while this machine wanted its cores
 
     def since(self, before: CpuSample, groups: dict[str, list[int]]) -> dict:
         """Seconds used in between, per group, and by the busiest other processes (by name).
@@ -1319,6 +1324,7 @@ class CpuSample:
         return {
             "wall": self.wall - before.wall,
             "machine": machine,
+            "stolen": self.stolen - before.stolen,
             "groups": used,
             "others": dict(sorted(others.items(), key=lambda item: -item[1])[:3]),
             "unaccounted": machine - sum(used.values()) - sum(others.values()),
