@@ -138,7 +138,9 @@ async def _swarm(pipe, targets, count, headers) -> None:
     for task in tasks + [lag]:
         task.cancel()
     await asyncio.gather(*tasks, lag, return_exceptions=True)
-    pipe.send(summarize(clients, order["drive_start"], order["drive_end"], order["events"], lags))
+    pipe.send(
+        summarize(clients, order["drive_start"], order["drive_end"], order["events"], lags, set(order["shift_began"]))
+    )
 
 
 async def _measure_loop_lag(stopping: asyncio.Event, lags: list[float]) -> None:
@@ -149,16 +151,24 @@ async def _measure_loop_lag(stopping: asyncio.Event, lags: list[float]) -> None:
         lags.append(time.perf_counter() - before - 0.05)
 
 
-def summarize(clients: list[Client], drive_start: float, drive_end: float, events: list, lags) -> dict:
+def summarize(
+    clients: list[Client], drive_start: float, drive_end: float, events: list, lags, shift_began: set[str]
+) -> dict:
     """Latencies from the event log (code, counter, sent, answered, ok) and what every client saw.
 
     Each latency is measured twice: from the moment the POST was sent (what an integrator sees: ingest time
     included), and from the moment its 201 answer came back (the monitor's own part: the commit happened
     before; 0 when a client saw the change before the answer arrived).
+
+    The business processes whose new shift began during the drive (``shift_began``) are left out: their Proc
+    went back to 0, and with it the numbers their events are recognised by.
     """
     sends: dict[tuple[str, int], list[tuple[float, float]]] = defaultdict(list)
+    left_out = 0
     for code, counter, sent, answered, ok in events:
-        if ok:
+        if ok and code in shift_began:
+            left_out += 1
+        elif ok:
             sends[(code, counter)].append((sent, answered))
     for times in sends.values():
         times.sort()
@@ -189,7 +199,7 @@ def summarize(clients: list[Client], drive_start: float, drive_end: float, event
                         key = (code, counter, seen)
                         first_seen[key] = min(first_seen.get(key, received), received)
                     seen += 1
-    went_back, examples = _went_back(clients, drive_start)
+    went_back, examples = _went_back(clients, drive_start, shift_began)
     first_latencies, first_after_answer = [], []
     for (code, counter), times in sends.items():
         for k, (sent, answered) in enumerate(times):
@@ -212,6 +222,8 @@ def summarize(clients: list[Client], drive_start: float, drive_end: float, event
         "out_of_order": sum(c.out_of_order for c in clients),
         "push_delay": _percentiles(push_delays),
         "early": early,
+        "shift_began": len(shift_began),
+        "shift_began_events": left_out,
         "went_back": went_back,
         "went_back_examples": examples,
         "messages_per_client": {
@@ -225,11 +237,14 @@ def summarize(clients: list[Client], drive_start: float, drive_end: float, event
     }
 
 
-def _went_back(clients: list[Client], since: float) -> tuple[int, list[str]]:
-    """Rows a client saw go backwards (Proc, or To Be Proc + Proc, smaller than in the row before)."""
+def _went_back(clients: list[Client], since: float, shift_began: set[str]) -> tuple[int, list[str]]:
+    """Rows a client saw go backwards (Proc, or To Be Proc + Proc, smaller than in the row before), but for the
+    business processes whose new shift began."""
     count, examples = 0, []
     for client in clients:
         for code, history in client.history.items():
+            if code in shift_began:
+                continue
             for (_, a0, b0), (received, a1, b1) in zip(history, history[1:], strict=False):
                 if received >= since and (a1 < a0 or b1 < b0):
                     count += 1

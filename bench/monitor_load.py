@@ -985,6 +985,7 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
         )
 
         connections.close_all()
+        warm_up_start = datetime.now(UTC)
         # The drive works only its own callbacks (offered once requested): the loaded history stays as loaded.
         queued = []
         if args.warm_up:
@@ -1005,7 +1006,10 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
         cpu["db_seconds"] = db_active_seconds() - db_before
         time.sleep(3)  # the last pushes
         services.check_alive()
-        parent_end.send({"drive_start": drive_start, "drive_end": drive_end, "events": driver.events})
+        shift_began = _shifts_begun_since(warm_up_start)
+        parent_end.send(
+            {"drive_start": drive_start, "drive_end": drive_end, "events": driver.events, "shift_began": shift_began}
+        )
         if not parent_end.poll(300):
             raise RuntimeError("WebSocket clients did not report within 300 s")
         result = parent_end.recv()
@@ -1023,6 +1027,18 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
         if swarm is not None and swarm.is_alive():
             swarm.terminate()
         services.stop()
+
+
+def _shifts_begun_since(since: datetime) -> list[str]:
+    """The business processes whose new shift began since ``since`` (the timers recorded it): their Proc started
+    again from 0 in the middle of the drive, so the clients cannot tell which of their events a row shows."""
+    from django.db import connections
+
+    from callbacks.models import BusinessProcess
+
+    codes = list(BusinessProcess.objects.filter(shift_started_at__gte=since).values_list("code", flat=True))
+    connections.close_all()
+    return codes
 
 
 async def _drive_and_probe(driver: Driver, delays: list[float]) -> tuple[float, float]:
@@ -1131,6 +1147,11 @@ def report_live(args, driver: Driver, result: dict, window: float, rss_before: i
         )
     if result["early"]:
         print(f"  (not attributable: {result['early']} changes seen before their event was sent)")
+    if result["shift_began"]:
+        print(
+            f"  not measured: {result['shift_began_events']:,} events on the {result['shift_began']} business "
+            "processes whose new shift began during the drive (their Proc started again from 0)"
+        )
     grown = (rss_after - rss_before) / args.clients
     print(
         f"  memory: web RSS {rss_before / 2**20:,.0f} MiB → {rss_after / 2**20:,.0f} MiB with "
