@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import multiprocessing
 import os
@@ -466,6 +467,10 @@ def measure_columns(args: argparse.Namespace) -> None:
     )
 
     compute_rows(now=now), _floor()  # warm: caches, plans, imports
+    # As a worker process does once started (config/celery.py): the garbage collector's full passes leave alone
+    # what lives as long as the process, and stop landing, a hundred milliseconds at a time, in whichever run is on.
+    gc.collect()
+    gc.freeze()
     # Interleaved rounds, so that a drift of the machine's speed (shared cores) weighs on both alike.
     a_times, b_times = [], []
     for _ in range(args.column_runs):
