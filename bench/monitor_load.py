@@ -1002,6 +1002,8 @@ def run_live(args: argparse.Namespace, env: dict[str, str]) -> None:
             print(f"  warmed up: {warm_up.applied:,} events in {args.warm_up:g} s at the same rate (not measured)")
             queued = list(warm_up.queued)  # the measured drive starts with the same mix of events as it goes on
         driver = Driver(args, http_ports, token, codes, queued, agents)
+        gc.collect()
+        gc.freeze()  # as the server's processes do: no full collector pass over Django while timing events
         cpu_before, db_before = CpuSample(), db_active_seconds()
         print(f"  driving {args.rate:g} events/s for {args.duration:g} s …")
         layer_delays: list[float] = []
