@@ -192,7 +192,7 @@ def request_callback(
             _put_in_queue(callback, at)
     changes = _diff({}, _snapshot(callback))
     if (current := _current_batch.get()) is not None:
-        # Inserted with the batch's other requests, before its next transition or at its end (see ``batch``).
+        # Inserted with the batch's other requests, before a transition on one of them or at its end (``batch``).
         current.requested.append(callback)
         _audit(AuditAction.CALLBACK_REQUESTED, actor, callback, changes=changes, note=note)
         return callback
@@ -911,10 +911,10 @@ def batch() -> Iterator[Batch]:
     when the block ends, and each business process changed is announced once, on commit, however many changes it
     saw. Whoever rolls a transition back to a savepoint inside the block calls ``forget_since``.
 
-    The requested callbacks are inserted together too: before the next other transition (which may be about one of
-    them), outside its savepoint (so that its refusal does not take them back), or when the block ends. A request
-    for a callback id already taken is therefore not refused inside the block: the insert raises IntegrityError,
-    which leaves the transaction unusable. The caller rolls the block back and applies its transitions again one by
+    The requested callbacks are inserted together too: before a transition on one of them (outside its savepoint,
+    so that its refusal does not take them back), or when the block ends. A request for a callback id already
+    taken is therefore not refused inside the block: the insert raises IntegrityError, which leaves the transaction
+    unusable. The caller rolls the block back and applies its transitions again one by
     one; it saves that in the common case by refusing the ids it knows taken.
     """
     current = Batch()
