@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from .choices import AuditAction
-from .engine import Actor, apply_schedule_changes, audit_administration, batch
+from .engine import Actor, audit_administration, batch, record_schedule_now
 from .models import ApiToken, BusinessProcess, Callback
 
 NAMING_FIELDS = ("code", "name")
@@ -32,9 +31,7 @@ def create_business_process(*, code: str, name: str, time_zone: str, actor: Acto
             business_process,
             {"code": [None, business_process.code], "name": [None, business_process.name]},
         )
-        # Its shift and whether its schedule is open, recorded now rather than at the timers' next look.
-        apply_schedule_changes(timezone.now(), {business_process.pk})
-        business_process.refresh_from_db(fields=["schedule_open", "schedule_changed_at", "shift_started_at"])
+        record_schedule_now(business_process)
     return business_process
 
 

@@ -528,6 +528,14 @@ def apply_schedule_changes(now: datetime, business_process_ids: set[int] | None 
     return dispatchable_ids, aborted
 
 
+def record_schedule_now(business_process: BusinessProcess) -> None:
+    """What the timers record of this business process (schedule open or closed, shift start), recorded now, on
+    its creation or an edit of its schedule or timing, rather than at the timers' next look: the monitor shows what
+    they recorded, and a schedule the edit closed aborts the untried queue now. The instance is read again."""
+    apply_schedule_changes(timezone.now(), {business_process.pk})
+    business_process.refresh_from_db(fields=["schedule_open", "schedule_changed_at", "shift_started_at"])
+
+
 def _record_shift_start(business_process_ids: set[int], shift_start: datetime) -> None:
     """A new shift began: the monitor's shift counters start over."""
     with transaction.atomic():
@@ -914,8 +922,8 @@ def batch() -> Iterator[Batch]:
     The requested callbacks are inserted together too: before a transition on one of them (outside its savepoint,
     so that its refusal does not take them back), or when the block ends. A request for a callback id already
     taken is therefore not refused inside the block: the insert raises IntegrityError, which leaves the transaction
-    unusable. The caller rolls the block back and applies its transitions again one by
-    one; it saves that in the common case by refusing the ids it knows taken.
+    unusable. The caller rolls the block back and applies its transitions again one by one; it saves that in the
+    common case by refusing the ids it knows taken.
     """
     current = Batch()
     token = _current_batch.set(current)

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .choices import AuditAction
-from .engine import Actor, apply_schedule_changes, audit_administration, batch
+from .engine import Actor, audit_administration, batch, record_schedule_now
 from .models import AuditEntry, BusinessProcess, ScheduleException, ScheduleRange
 from .models.business_processes import _check_ranges
 from .schedule import MIDNIGHT, open_ranges_on
@@ -249,7 +249,7 @@ def change_settings(business_process_id: int, values: dict, actor: Actor, versio
         if changes:
             business_process.save(update_fields=[*SETTINGS_FIELDS, "updated"])
             audit_administration(AuditAction.TIMING_CHANGED, actor, business_process, changes)
-            _apply_at_once(business_process)
+            record_schedule_now(business_process)
     return business_process
 
 
@@ -287,15 +287,8 @@ def change_schedule(
         if changes:
             business_process.save(update_fields=["updated"])
             audit_administration(AuditAction.SCHEDULE_CHANGED, actor, business_process, changes)
-            _apply_at_once(business_process)
+            record_schedule_now(business_process)
     return business_process
-
-
-def _apply_at_once(business_process: BusinessProcess) -> None:
-    """New shift starts, a new time zone or a new schedule count at once, not from the timers' next look: the
-    monitor shows what the timers recorded, and a schedule closed by the edit aborts the untried queue now."""
-    apply_schedule_changes(timezone.now(), {business_process.pk})
-    business_process.refresh_from_db(fields=["schedule_open", "schedule_changed_at", "shift_started_at"])
 
 
 def _lock(business_process_id: int, version: int) -> BusinessProcess:
