@@ -38,7 +38,8 @@ def naive_recompute():
                 code=bp.code,
                 name=bp.name,
                 status=status(bp),  # as the timers recorded it
-                shift_start=since,
+                shift_started_at=since,
+                time_zone=bp.time_zone,
                 to_be_processed=callbacks.filter(TO_BE_PROCESSED).count(),
                 proc=callbacks.filter(proc_filter(since)).count(),
                 reached=callbacks.filter(reached_filter(since)).count(),

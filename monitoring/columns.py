@@ -138,7 +138,7 @@ class Row:
     code: str
     name: str
     status: str = ""
-    shift_start: datetime | None = None
+    shift_started_at: datetime | None = None  # as the timers recorded it (UTC)
     time_zone: str = ""
     proc: int = 0
     reached: int = 0
@@ -149,6 +149,14 @@ class Row:
     to_be_processed_threshold: int | None = None
     failed_pct_threshold: int | None = None
     computed_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def shift_start(self) -> datetime | None:
+        """When the current shift began, in the business process's time zone (converted only when shown: the
+        worker compares and pushes rows by their numbers)."""
+        if self.shift_started_at is None:
+            return None
+        return self.shift_started_at.astimezone(ZoneInfo(self.time_zone)) if self.time_zone else self.shift_started_at
 
     @property
     def avg_time_seconds(self) -> float | None:
@@ -298,7 +306,7 @@ def _rows_with_shift_counts(business_processes: QuerySet[BusinessProcess], now: 
             code=code,
             name=name,
             status=clbk_stat(is_stopped, schedule_open),
-            shift_start=shift_start.astimezone(ZoneInfo(zone)) if shift_start else None,
+            shift_started_at=shift_start,
             time_zone=zone,
             proc=counts[0],
             reached=counts[1],

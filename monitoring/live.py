@@ -162,7 +162,8 @@ def push(monitor: Monitor, *, complete: bool) -> int | None:
         else:  # only the rows pushed now: the totals move by their differences
             values = client.hmget(SNAPSHOT, codes) if codes else []
             stored = {code: json.loads(value) for code, value in zip(codes, values, strict=True) if value}
-        changed = [row for row in monitor.rows if _newer_and_different(row, stored.get(row.code))]
+        entries = {row.code: _stored(row) for row in monitor.rows}  # each row's message, formatted once
+        changed = [code for code, entry in entries.items() if _newer_and_different(entry, stored.get(code))]
         removed = sorted(set(stored) - set(codes)) if complete else []
         if not changed and not removed:
             seq = int(client.get(SEQ) or 0)
@@ -171,19 +172,19 @@ def push(monitor: Monitor, *, complete: bool) -> int | None:
                 _send({"type": "heartbeat", "seq": seq, "computed_at": monitor.computed_at.isoformat()})
             return seq
         if complete or sums is None:
-            for row in changed:
-                stored[row.code] = _stored(row)
+            for code in changed:
+                stored[code] = entries[code]
             for code in removed:
                 stored.pop(code)
             sums = _sum(entry["sums"] for entry in stored.values())
         else:
-            for row in changed:
-                before = stored.get(row.code, {}).get("sums", {})
-                sums = {key: value + _stored(row)["sums"][key] - before.get(key, 0) for key, value in sums.items()}
+            for code in changed:
+                before = stored.get(code, {}).get("sums", {})
+                sums = {key: value + entries[code]["sums"][key] - before.get(key, 0) for key, value in sums.items()}
         total_row = totals([Row(code="", name="", **sums)], monitor.computed_at)
         pipe = client.pipeline(transaction=True)
         if changed:
-            pipe.hset(SNAPSHOT, mapping={row.code: json.dumps(_stored(row)) for row in changed})
+            pipe.hset(SNAPSHOT, mapping={code: json.dumps(entries[code]) for code in changed})
         if removed:
             pipe.hdel(SNAPSHOT, *removed)
         pipe.set(TOTALS, json.dumps(sums))
@@ -197,7 +198,7 @@ def push(monitor: Monitor, *, complete: bool) -> int | None:
                 "type": "rows",
                 "seq": seq,
                 "computed_at": monitor.computed_at.isoformat(),
-                "rows": [row.as_message() for row in changed],
+                "rows": [entries[code]["message"] for code in changed],
                 "removed": removed,
                 "totals": total_row.as_message(),
             }
@@ -227,27 +228,28 @@ def snapshot() -> dict:
     }
 
 
-def _newer_and_different(row: Row, stored: dict | None) -> bool:
-    """Whether to push a row: it differs from what was pushed (or counts from another shift start), and was
-    not computed before it.
+def _newer_and_different(entry: dict, stored: dict | None) -> bool:
+    """Whether to push a row (``entry``: what the snapshot would keep of it): it differs from what was pushed (or
+    counts from another shift start), and was not computed before it.
 
     Rows are computed outside the push lock, so a slow full recompute may arrive after a newer partial one;
     its older numbers must not replace the newer ones on the monitors.
     """
     if stored is None:
         return True
-    if stored.get("computed_at") and stored["computed_at"] > row.computed_at.isoformat():
+    if stored.get("computed_at") and stored["computed_at"] > entry["computed_at"]:
         return False
-    return stored["message"] != row.as_message() or stored.get("shift_start") != _stored(row)["shift_start"]
+    return stored["message"] != entry["message"] or stored.get("shift_start") != entry["shift_start"]
 
 
 def _stored(row: Row) -> dict:
-    """What the snapshot keeps of a row: what was pushed, and the sums the totals row is made of."""
+    """What the snapshot keeps of a row: what was pushed, the sums the totals row is made of, and the instant its
+    shift began (a new shift is pushed even when its numbers are those of the last one)."""
     return {
         "message": row.as_message(),
         "sums": {key: getattr(row, key) for key in SUMMED},
         "computed_at": row.computed_at.isoformat(),
-        "shift_start": row.shift_start.isoformat() if row.shift_start else None,
+        "shift_start": row.shift_started_at.isoformat() if row.shift_started_at else None,
     }
 
 

@@ -99,6 +99,21 @@ def test_the_first_push_sends_every_row_then_only_changes(make_business_process,
     assert changed["totals"]["name"] == "Total"
 
 
+def test_a_new_shift_is_pushed_even_when_its_numbers_are_those_of_the_last(make_business_process, listener):
+    """The monitors state the shift each number counts from ("since the shift began at …"): a new shift with
+    nothing counted yet, after a shift with nothing counted, is news all the same."""
+    quiet = make_business_process("QUIET")
+    make_business_process("STEADY")
+    live.recompute_all()
+    first = listener.next()
+
+    BusinessProcess.objects.filter(pk=quiet.pk).update(shift_started_at=timezone.now())
+    live.recompute_all()
+    message = listener.next()
+    assert (message["type"], message["seq"]) == ("rows", first["seq"] + 1)
+    assert [(row["code"], row["cells"]["proc"]) for row in message["rows"]] == [("QUIET", "0")]
+
+
 def test_the_safety_net_mends_unannounced_changes_one_share_at_a_time(make_business_process, listener, settings):
     """Changes no event announced (a direct UPDATE) reach the monitors through the safety net: each run takes
     the next share of the business processes, and the shares together are every business process."""
