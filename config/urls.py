@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from monitoring.health import healthz
 
+handler500 = "config.errors.server_error"  # 503 when the database is busy or out of reach
+
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
