@@ -48,7 +48,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": BUSY}, status=503)
     else:
-        body = loader.render_to_string("503.html", {"message": BUSY, "retry_after": RETRY_AFTER_SECONDS})
+        body = loader.render_to_string("503.html", {"message": BUSY})
         response = HttpResponse(body, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
